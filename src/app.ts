@@ -1,0 +1,99 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Config } from './config/config.js';
+import { AppModule } from './app.module.js';
+import { Database } from './modules/database/database.js';
+import { EmbeddedPostgres } from './modules/database/embedded-postgres.js';
+import { migrate } from './modules/database/migrate.js';
+import { NestPinoLogger, type Logger } from './modules/logging/logger.js';
+
+/** A running Trailmap: its HTTP address, its database, and the way to stop it in order. */
+export interface Trailmap {
+  app: NestExpressApplication;
+  url: string;
+  graphqlUrl: string;
+  databaseUrl: string;
+  embedded?: EmbeddedPostgres;
+  stop(): Promise<void>;
+}
+
+/** Where the database comes from: the configured URL, or an embedded PostgreSQL in the data folder. */
+export async function openDatabase(config: Config, logger: Logger) {
+  const embedded = config.DATABASE_URL ? undefined : await EmbeddedPostgres.start(config.TRAILMAP_DATA_DIR, logger);
+  const url = config.DATABASE_URL ?? embedded!.url;
+  return { url, embedded };
+}
+
+export async function startTrailmap(config: Config, logger: Logger): Promise<Trailmap> {
+  const { url: databaseUrl, embedded } = await openDatabase(config, logger);
+  let database: Database | undefined;
+  try {
+    await migrate(databaseUrl, logger);
+    database = new Database(databaseUrl, config.DATABASE_POOL_SIZE);
+    const app = await NestFactory.create<NestExpressApplication>(
+      AppModule.register({ config, logger, database }),
+      { logger: new NestPinoLogger(logger), bufferLogs: false },
+    );
+    const inFlight = trackInFlightRequests(app);
+    await app.listen(config.PORT, config.HOST);
+    const server = app.getHttpServer() as Server;
+    const { port } = server.address() as AddressInfo;
+    const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const openDatabase = database;
+    return {
+      app,
+      url,
+      graphqlUrl: `${url}/graphql`,
+      databaseUrl,
+      embedded,
+      stop: once(async () => {
+        // No new connections; requests already in flight finish before anything closes.
+        server.close();
+        server.closeIdleConnections();
+        await inFlight.drained(config.SHUTDOWN_TIMEOUT);
+        server.closeAllConnections();
+        await app.close();
+        await openDatabase.end();
+        await embedded?.stop();
+      }),
+    };
+  } catch (error) {
+    await database?.end().catch(() => undefined);
+    await embedded?.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+function trackInFlightRequests(app: NestExpressApplication) {
+  let active = 0;
+  let onIdle: (() => void) | undefined;
+  app.use((_request: unknown, response: import('express').Response, next: () => void) => {
+    active += 1;
+    response.once('close', () => {
+      active -= 1;
+      if (active === 0) onIdle?.();
+    });
+    next();
+  });
+  return {
+    drained(timeoutMs: number): Promise<void> {
+      if (active === 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    },
+  };
+}
+
+function once(action: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= action());
+}

@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util';
+import { configurationTable, InvalidConfiguration, loadConfig, type Config } from './config/config.js';
+import { EmbeddedPostgres } from './modules/database/embedded-postgres.js';
+import { migrate } from './modules/database/migrate.js';
+import { createLogger, type Logger } from './modules/logging/logger.js';
+
+const usage = `Usage: npm run cli -- <command>
+
+Commands:
+  migrate        apply pending database migrations
+  config         print the configuration variables as a Markdown table
+`;
+
+/** The database of an operator command: DATABASE_URL, the running server's embedded one, or a fresh start of it. */
+async function withDatabase<T>(config: Config, logger: Logger, work: (url: string) => Promise<T>): Promise<T> {
+  if (config.DATABASE_URL) return work(config.DATABASE_URL);
+  const running = await EmbeddedPostgres.runningUrl(config.TRAILMAP_DATA_DIR);
+  if (running) return work(running);
+  const embedded = await EmbeddedPostgres.start(config.TRAILMAP_DATA_DIR, logger);
+  try {
+    return await work(embedded.url);
+  } finally {
+    await embedded.stop();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
+  const [command] = positionals;
+  if (command === 'config') {
+    process.stdout.write(`${configurationTable()}\n`);
+    return 0;
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL);
+  switch (command) {
+    case 'migrate': {
+      const applied = await withDatabase(config, logger, (url) => migrate(url, logger));
+      process.stdout.write(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}\n` : 'Nothing to migrate.\n');
+      return 0;
+    }
+    default:
+      process.stderr.write(command ? `Unknown command: ${command}\n\n${usage}` : usage);
+      return command ? 2 : 0;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof InvalidConfiguration ? error.message : String((error as Error).stack ?? error)}\n`);
+    process.exit(error instanceof InvalidConfiguration ? 2 : 1);
+  },
+);

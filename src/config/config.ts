@@ -1,0 +1,131 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * One environment variable: how it is parsed, what it accepts, and what it is for.
+ * The README's configuration table is generated from these definitions.
+ */
+interface Variable<T> {
+  description: string;
+  /** Shown in errors and in the README: what values the variable takes. */
+  accepts: string;
+  /** Shown in the README when the default is computed or absent. */
+  defaultText?: string;
+  schema: z.ZodType<T>;
+}
+
+const variable = <T>(definition: Variable<T>): Variable<T> => definition;
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const nodeEnv = z.enum(['development', 'production', 'test']);
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/)
+  .transform(parseDuration);
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .optional()
+    .refine((value) => value === undefined || protocols.some((p) => value.startsWith(p)));
+
+export const variables = {
+  NODE_ENV: variable({
+    description: 'Deployment mode. `production` turns off the GraphQL sandbox and introspection.',
+    accepts: 'development, production or test',
+    schema: nodeEnv.default('development'),
+  }),
+  PORT: variable({
+    description: 'TCP port of the HTTP server (GraphQL, subscriptions, Segment API, health). 0 picks a free port.',
+    accepts: 'an integer from 0 to 65535',
+    schema: port.default(4000),
+  }),
+  HOST: variable({
+    description: 'Interface the HTTP server listens on. Use 0.0.0.0 in a container.',
+    accepts: 'a host name or IP address',
+    schema: z.string().min(1).default('127.0.0.1'),
+  }),
+  DATABASE_URL: variable({
+    description:
+      'PostgreSQL for the read models (and the event log unless EventStoreDB is configured). Unset: Trailmap starts its own embedded PostgreSQL in TRAILMAP_DATA_DIR.',
+    accepts: 'a postgres:// or postgresql:// URL',
+    defaultText: 'unset (embedded PostgreSQL)',
+    schema: optionalUrl(['postgres://', 'postgresql://']),
+  }),
+  TRAILMAP_DATA_DIR: variable({
+    description: 'Folder of the embedded PostgreSQL and of generated keys. Only used without DATABASE_URL.',
+    accepts: 'a folder path',
+    defaultText: '`./.trailmap`',
+    schema: z
+      .string()
+      .min(1)
+      .default('./.trailmap')
+      .transform((folder) => path.resolve(folder)),
+  }),
+  EVENTSTORE_CONNECTION_STRING: variable({
+    description: 'When set, the event log lives in EventStoreDB (KurrentDB) instead of PostgreSQL.',
+    accepts: 'an esdb://, esdb+discover://, kurrentdb:// or kurrent:// connection string',
+    defaultText: 'unset (log in PostgreSQL)',
+    schema: optionalUrl(['esdb://', 'esdb+discover://', 'kurrentdb://', 'kurrentdb+discover://', 'kurrent://']),
+  }),
+  LOG_LEVEL: variable({
+    description: 'Minimum level of the structured (pino) log.',
+    accepts: 'fatal, error, warn, info, debug, trace or silent',
+    schema: logLevel.default('info'),
+  }),
+  DATABASE_POOL_SIZE: variable({
+    description: 'Connections in the PostgreSQL pool of this instance.',
+    accepts: 'an integer from 2 to 200',
+    schema: z.coerce.number().int().min(2).max(200).default(10),
+  }),
+  SHUTDOWN_TIMEOUT: variable({
+    description: 'How long a graceful shutdown waits for in-flight requests before closing them.',
+    accepts: 'a duration such as 500ms, 10s or 1m',
+    defaultText: '`10s`',
+    schema: duration.default(10_000),
+  }),
+} as const;
+
+type Variables = typeof variables;
+export type Config = { [K in keyof Variables]: Variables[K] extends Variable<infer T> ? T : never };
+export type Environment = Record<string, string | undefined>;
+
+export class InvalidConfiguration extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'InvalidConfiguration';
+  }
+}
+
+/** Reads and validates every variable; all problems are reported at once, one line each. */
+export function loadConfig(environment: Environment = process.env): Config {
+  const config: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, definition] of Object.entries(variables) as [string, Variable<unknown>][]) {
+    const raw = environment[name];
+    const parsed = definition.schema.safeParse(raw === '' ? undefined : raw);
+    if (parsed.success) config[name] = parsed.data;
+    else problems.push(`Invalid configuration: ${name}=${JSON.stringify(raw)} is not valid; it accepts ${definition.accepts}.`);
+  }
+  if (problems.length > 0) throw new InvalidConfiguration(problems);
+  return config as Config;
+}
+
+/** The README table of variables, generated so the documentation cannot drift from the code. */
+export function configurationTable(): string {
+  const rows = Object.entries(variables).map(([name, definition]: [string, Variable<unknown>]) => {
+    const fallback = definition.schema.safeParse(undefined);
+    const shown =
+      definition.defaultText ?? (fallback.success && fallback.data !== undefined ? `\`${String(fallback.data)}\`` : 'unset');
+    return `| \`${name}\` | ${definition.description} | ${definition.accepts} | ${shown} |`;
+  });
+  return ['| Variable | What it does | Accepts | Default |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+/** Milliseconds from a duration such as `250ms`, `30s`, `5m`, `1h` or `30d`. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!match) throw new Error(`not a duration: ${text}`);
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}

@@ -1,0 +1,45 @@
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import type { Trailmap } from '../src/app.js';
+import { bootTrailmap, graphql } from './support/app.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+
+describe('the server', () => {
+  let database: TestDatabase;
+  let trailmap: Trailmap;
+
+  beforeAll(async () => {
+    database = await createTestDatabase({ migrated: false });
+    trailmap = await bootTrailmap(database.url);
+  });
+
+  afterAll(async () => {
+    await trailmap?.stop();
+    await database?.drop();
+  });
+
+  it('answers a GraphQL query at /graphql', async () => {
+    const response = await graphql(trailmap, '{ __typename }');
+    expect(response).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('is live and ready once the database answers and migrations are applied', async () => {
+    const live = await fetch(`${trailmap.url}/health/live`);
+    expect(live.status).toBe(200);
+    const ready = await fetch(`${trailmap.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ok' });
+  });
+
+  it('accepts graphql-ws connections on the same path', async () => {
+    const client = createClient({ url: trailmap.graphqlUrl.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+    try {
+      const result = await new Promise((resolve, reject) => {
+        client.subscribe({ query: '{ __typename }' }, { next: resolve, error: reject, complete: () => undefined });
+      });
+      expect(result).toEqual({ data: { __typename: 'Query' } });
+    } finally {
+      await client.dispose();
+    }
+  });
+});
