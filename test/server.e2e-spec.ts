@@ -1,6 +1,7 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { Trailmap } from '../src/app.js';
+import { Database } from '../src/modules/database/database.js';
 import { bootTrailmap, graphql } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -29,6 +30,19 @@ describe('the server', () => {
     const ready = await fetch(`${trailmap.url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok' });
+  });
+
+  it('is not ready while a migration of this build is missing from the database', async () => {
+    const pool = trailmap.app.get(Database);
+    const { rows } = await pool.query<{ name: string }>('DELETE FROM trailmap_migrations WHERE id = (SELECT max(id) FROM trailmap_migrations) RETURNING *');
+    try {
+      const ready = await fetch(`${trailmap.url}/health/ready`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ status: 'unavailable', reason: `migrations not applied: ${rows[0]!.name}` });
+    } finally {
+      await pool.query('INSERT INTO trailmap_migrations SELECT (json_populate_record(null::trailmap_migrations, $1)).*', [JSON.stringify(rows[0])]);
+    }
+    expect((await fetch(`${trailmap.url}/health/ready`)).status).toBe(200);
   });
 
   it('accepts graphql-ws connections on the same path', async () => {

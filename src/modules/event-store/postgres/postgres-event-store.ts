@@ -1,0 +1,362 @@
+import type pg from 'pg';
+import type { Database } from '../../database/database.js';
+import {
+  ConcurrencyConflict,
+  decodePosition,
+  encodePosition,
+  EventIdConflict,
+  UUID_PATTERN,
+  type AppendRequest,
+  type AppendResult,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StoredEvent,
+  type SubscribeOptions,
+} from '../event-store.port.js';
+import { planAppends, type AppendUnit, type ExistingEvent, type UnitOutcome } from './append-plan.js';
+import { Notifications } from './notifications.js';
+
+export const EVENT_STORE_CHANNEL = 'trailmap_event_store';
+
+/** Commits in flight at once; appends arriving meanwhile wait and share the next commit. */
+const CONCURRENT_COMMITS = 2;
+/** Upper bound of events per shared commit, to keep transactions short. */
+const GROUP_EVENT_LIMIT = 5_000;
+const SUBSCRIPTION_PAGE = 500;
+/** Wake-up without a notification, in case one was missed: not a busy loop. */
+const IDLE_RECHECK_MS = 1_000;
+
+interface PendingUnit {
+  unit: AppendUnit;
+  size: number;
+  resolve(results: AppendResult[]): void;
+  reject(error: unknown): void;
+}
+
+interface EventRow {
+  transaction_id: string;
+  global_position: string;
+  stream: string;
+  revision: string;
+  id: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: StoredEvent['metadata'];
+  recorded_at: Date;
+}
+
+const EVENT_COLUMNS = 'transaction_id, global_position, stream, revision, id, type, data, metadata, recorded_at';
+
+/**
+ * The PostgreSQL event store. Appends that arrive together share one transaction (group
+ * commit), each acknowledged only after that transaction commits; a unit whose expected
+ * revision does not match fails alone.
+ */
+export class PostgresEventStore implements EventStore {
+  private readonly queue: PendingUnit[] = [];
+  private commitsInFlight = 0;
+  private readonly notifications: Notifications;
+
+  constructor(private readonly database: Database) {
+    this.notifications = new Notifications(database, EVENT_STORE_CHANNEL);
+  }
+
+  async append(stream: string, events: NewEvent[], options: { expectedRevision: ExpectedRevision }): Promise<AppendResult> {
+    const [result] = await this.appendMany([{ stream, events, expectedRevision: options.expectedRevision }]);
+    return result!;
+  }
+
+  appendMany(appends: AppendRequest[]): Promise<AppendResult[]> {
+    for (const append of appends) assertValidAppend(append);
+    if (appends.every((append) => append.events.length === 0)) return this.currentResults(appends);
+    return new Promise((resolve, reject) => {
+      const size = appends.reduce((sum, append) => sum + append.events.length, 0);
+      this.queue.push({ unit: appends, size, resolve, reject });
+      this.commitNext();
+    });
+  }
+
+  async *readStream(stream: string, options: ReadStreamOptions = {}): AsyncIterable<StoredEvent> {
+    const forward = (options.direction ?? 'forward') === 'forward';
+    const pageSize = options.pageSize ?? 500;
+    let remaining = options.limit ?? Number.POSITIVE_INFINITY;
+    let from = options.from ?? (forward ? 0 : Number.MAX_SAFE_INTEGER);
+    while (remaining > 0) {
+      const { rows } = await this.database.query<EventRow>(
+        `SELECT ${EVENT_COLUMNS} FROM event_store_events
+         WHERE stream = $1 AND revision ${forward ? '>=' : '<='} $2
+         ORDER BY revision ${forward ? 'ASC' : 'DESC'} LIMIT $3`,
+        [stream, from, Math.min(pageSize, remaining)],
+      );
+      for (const row of rows) yield toStoredEvent(row);
+      if (rows.length < Math.min(pageSize, remaining)) return;
+      remaining -= rows.length;
+      from = Number(rows.at(-1)!.revision) + (forward ? 1 : -1);
+    }
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    const { rows } = await this.database.query<EventRow>(...readAllQuery(options));
+    return rows.map(toStoredEvent);
+  }
+
+  async *subscribe(options: SubscribeOptions = {}): AsyncIterable<StoredEvent> {
+    const { signal, streamPrefix } = options;
+    let after = options.after;
+    let failures = 0;
+    let heldBack = 0;
+    while (!signal?.aborted) {
+      const seen = this.notifications.current();
+      let page: StoredEvent[];
+      let waiting: boolean;
+      try {
+        page = await this.readAll({ after, limit: SUBSCRIPTION_PAGE, streamPrefix });
+        // Committed events beyond the horizon: an older transaction is still open; look again soon.
+        waiting = page.length < SUBSCRIPTION_PAGE && (await this.hasEventsBeyondHorizon(after));
+        failures = 0;
+      } catch {
+        if (signal?.aborted) return;
+        await sleep(Math.min(100 * 2 ** failures++, 5_000), signal);
+        continue;
+      }
+      for (const event of page) {
+        if (signal?.aborted) return;
+        yield event;
+        after = event.position;
+      }
+      if (page.length === SUBSCRIPTION_PAGE) continue;
+      if (waiting) {
+        await sleep(Math.min(2 ** heldBack++, 100), signal);
+        continue;
+      }
+      heldBack = 0;
+      await this.notifications.wait(seen, IDLE_RECHECK_MS, signal);
+    }
+  }
+
+  async headPosition(): Promise<string | undefined> {
+    const { rows } = await this.database.query<{ transaction_id: string; global_position: string }>(
+      `SELECT transaction_id, global_position FROM event_store_events
+       WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    );
+    return rows[0] ? encodePosition(rows[0].transaction_id, rows[0].global_position) : undefined;
+  }
+
+  async countAfter(position: string | undefined, cap = 1_000_000): Promise<number> {
+    const [transactionId, globalPosition] = position ? decodePosition(position) : [0n, 0n];
+    const { rows } = await this.database.query<{ count: string }>(
+      `SELECT count(*) FROM (
+         SELECT 1 FROM event_store_events
+         WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         LIMIT $3) AS after_position`,
+      [transactionId.toString(), globalPosition.toString(), cap],
+    );
+    return Number(rows[0]!.count);
+  }
+
+  async close(): Promise<void> {
+    await this.notifications.close();
+  }
+
+  private async hasEventsBeyondHorizon(after: string | undefined): Promise<boolean> {
+    const [transactionId, globalPosition] = after ? decodePosition(after) : [0n, 0n];
+    const { rows } = await this.database.query<{ beyond: boolean }>(
+      `SELECT EXISTS (
+         SELECT 1 FROM event_store_events
+         WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+           AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint)) AS beyond`,
+      [transactionId.toString(), globalPosition.toString()],
+    );
+    return rows[0]!.beyond;
+  }
+
+  private commitNext(): void {
+    if (this.commitsInFlight >= CONCURRENT_COMMITS || this.queue.length === 0) return;
+    const group: PendingUnit[] = [];
+    let size = 0;
+    while (this.queue.length > 0 && (group.length === 0 || size + this.queue[0]!.size <= GROUP_EVENT_LIMIT)) {
+      const next = this.queue.shift()!;
+      group.push(next);
+      size += next.size;
+    }
+    this.commitsInFlight += 1;
+    this.commitGroup(group)
+      .catch((error: unknown) => group.forEach((pending) => pending.reject(error)))
+      .finally(() => {
+        this.commitsInFlight -= 1;
+        this.commitNext();
+      });
+    this.commitNext();
+  }
+
+  private async commitGroup(group: PendingUnit[]): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const outcomes = await this.database.transaction((client) => writeGroup(client, group.map((pending) => pending.unit)));
+        group.forEach((pending, index) => settle(pending, outcomes[index]!));
+        return;
+      } catch (error) {
+        // Another transaction stored one of these ids meanwhile: the re-read will see it.
+        if (isUniqueViolation(error) && attempt < 3) continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Appends of no events change nothing; they still check the expected revision. */
+  private async currentResults(appends: AppendRequest[]): Promise<AppendResult[]> {
+    const { rows } = await this.database.query<{ stream: string; revision: string }>(
+      'SELECT stream, revision FROM event_store_streams WHERE stream = ANY($1::text[])',
+      [appends.map((append) => append.stream)],
+    );
+    const current = new Map(rows.map((row) => [row.stream, Number(row.revision)]));
+    const plan = planAppends([appends], current, new Map());
+    const outcome = plan.outcomes[0]!;
+    if (outcome.status !== 'ok') throw toError(outcome);
+    const head = (await this.headPosition()) ?? encodePosition(0, 0);
+    return outcome.appends.map((append) => ({ stream: append.stream, nextExpectedRevision: append.nextExpectedRevision, position: head, events: [] }));
+  }
+}
+
+interface WrittenOutcome {
+  outcome: UnitOutcome;
+  positions: Map<string, string>;
+}
+
+/** Writes a group of units in the caller's transaction; exported for the late-commit contract test. */
+export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Promise<WrittenOutcome[]> {
+  const streams = [...new Set(units.flatMap((unit) => unit.map((append) => append.stream)))].sort();
+  const ids = units.flatMap((unit) => unit.flatMap((append) => append.events.map((event) => event.id)));
+  // Locks every stream row in one order (no deadlocks), creating rows for new streams.
+  const locked = await client.query<{ stream: string; revision: string }>(
+    `INSERT INTO event_store_streams (stream, revision)
+     SELECT stream, -1 FROM unnest($1::text[]) AS stream
+     ON CONFLICT (stream) DO UPDATE SET revision = event_store_streams.revision
+     RETURNING stream, revision`,
+    [streams],
+  );
+  const existing = await client.query<{ id: string; stream: string; revision: string; transaction_id: string; global_position: string }>(
+    'SELECT id, stream, revision, transaction_id, global_position FROM event_store_events WHERE id = ANY($1::uuid[])',
+    [ids],
+  );
+  const positions = new Map(existing.rows.map((row) => [row.id, encodePosition(row.transaction_id, row.global_position)]));
+  const plan = planAppends(
+    units,
+    new Map(locked.rows.map((row) => [row.stream, Number(row.revision)])),
+    new Map<string, ExistingEvent>(existing.rows.map((row) => [row.id, { id: row.id, stream: row.stream, revision: Number(row.revision) }])),
+  );
+
+  const rows = plan.inserts.map(({ stream, revision, event }) => ({
+    s: stream,
+    r: revision,
+    i: event.id,
+    t: event.type,
+    d: event.data,
+    m: event.metadata,
+  }));
+  const unused = streams.filter((stream) => !plan.streamRevisions.has(stream));
+  const inserted = await client.query<{ id: string; transaction_id: string; global_position: string }>(
+    `WITH inserted AS (
+       INSERT INTO event_store_events (stream, revision, id, type, data, metadata)
+       SELECT row->>'s', (row->>'r')::bigint, (row->>'i')::uuid, row->>'t', row->'d', row->'m'
+       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS input(row, n)
+       ORDER BY n
+       RETURNING id, transaction_id, global_position),
+     advanced AS (
+       UPDATE event_store_streams SET revision = next.revision
+       FROM unnest($2::text[], $3::bigint[]) AS next(stream, revision)
+       WHERE event_store_streams.stream = next.stream),
+     unused AS (
+       DELETE FROM event_store_streams WHERE stream = ANY($4::text[]) AND revision = -1),
+     notified AS (
+       SELECT pg_notify('${EVENT_STORE_CHANNEL}', '') WHERE $5)
+     SELECT inserted.* FROM inserted, (SELECT count(*) FROM notified) AS notifications`,
+    [JSON.stringify(rows), [...plan.streamRevisions.keys()], [...plan.streamRevisions.values()], unused, rows.length > 0],
+  );
+  for (const row of inserted.rows) positions.set(row.id, encodePosition(row.transaction_id, row.global_position));
+  return plan.outcomes.map((outcome) => ({ outcome, positions }));
+}
+
+function settle(pending: PendingUnit, { outcome, positions }: WrittenOutcome): void {
+  if (outcome.status !== 'ok') {
+    pending.reject(toError(outcome));
+    return;
+  }
+  pending.resolve(
+    outcome.appends.map((append) => {
+      const events = append.events.map(({ event, revision, duplicate }) => ({
+        id: event.id,
+        revision,
+        duplicate,
+        position: positions.get(event.id)!,
+      }));
+      const position = events.at(-1)?.position ?? [...positions.values()].sort().at(-1)!;
+      return { stream: append.stream, nextExpectedRevision: append.nextExpectedRevision, position, events };
+    }),
+  );
+}
+
+function toError(outcome: Exclude<UnitOutcome, { status: 'ok' }>): Error {
+  return outcome.status === 'conflict'
+    ? new ConcurrencyConflict(outcome.stream, outcome.expected, outcome.actual)
+    : new EventIdConflict(outcome.eventId, outcome.stream, outcome.existingStream);
+}
+
+function readAllQuery({ after, limit = 1_000, streamPrefix }: ReadAllOptions): [string, unknown[]] {
+  const [transactionId, globalPosition] = after ? decodePosition(after) : [0n, 0n];
+  const values: unknown[] = [transactionId.toString(), globalPosition.toString(), limit];
+  const prefix = streamPrefix ? `AND starts_with(stream, $${values.push(streamPrefix)})` : '';
+  return [
+    `SELECT ${EVENT_COLUMNS} FROM event_store_events
+     WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ${prefix}
+     ORDER BY transaction_id, global_position
+     LIMIT $3`,
+    values,
+  ];
+}
+
+function toStoredEvent(row: EventRow): StoredEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    stream: row.stream,
+    revision: Number(row.revision),
+    position: encodePosition(row.transaction_id, row.global_position),
+    data: row.data,
+    metadata: { ...row.metadata, recordedAt: row.recorded_at.toISOString() },
+  };
+}
+
+function assertValidAppend({ stream, events, expectedRevision }: AppendRequest): void {
+  if (typeof stream !== 'string' || stream.length === 0) throw new TypeError('An append needs a stream name.');
+  if (typeof expectedRevision === 'number' && (!Number.isInteger(expectedRevision) || expectedRevision < 0)) {
+    throw new TypeError(`Expected revision must be an integer ≥ 0, 'no_stream', 'exists' or 'any'; got ${expectedRevision}.`);
+  }
+  for (const event of events) {
+    if (!UUID_PATTERN.test(event.id)) throw new TypeError(`Event id must be a UUID; got ${JSON.stringify(event.id)}.`);
+    if (!event.type) throw new TypeError(`Event ${event.id} needs a type.`);
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === '23505';
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
