@@ -1,10 +1,15 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { GraphQLModule } from '@nestjs/graphql';
-import { CONFIG, CoreModule, type Runtime } from './modules/core/core.module.js';
-import { graphqlOptions } from './modules/graphql/graphql.options.js';
-import { HealthController } from './modules/operations/health.controller.js';
 import type { Config } from './config/config.js';
+import { ApiKeyring } from './modules/auth/api-keys.js';
+import { CONFIG, CoreModule, LOGGER, type Runtime } from './modules/core/core.module.js';
+import { EventStoreModule } from './modules/event-store/event-store.module.js';
+import { graphqlOptions } from './modules/graphql/graphql.options.js';
+import { IngestionModule } from './modules/ingestion/ingestion.module.js';
+import type { Logger } from './modules/logging/logger.js';
+import { HealthController } from './modules/operations/health.controller.js';
+import { PrivacyModule } from './modules/privacy/privacy.module.js';
 
 @Module({})
 export class AppModule {
@@ -13,10 +18,13 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.register(runtime),
+        EventStoreModule,
+        PrivacyModule,
+        IngestionModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
-          inject: [CONFIG],
-          useFactory: (config: Config) => graphqlOptions(config),
+          inject: [CONFIG, ApiKeyring, LOGGER],
+          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger) => graphqlOptions(config, keyring, logger),
         }),
       ],
       controllers: [HealthController],

@@ -9,6 +9,9 @@ import { Database } from './modules/database/database.js';
 import { EmbeddedPostgres } from './modules/database/embedded-postgres.js';
 import { migrate } from './modules/database/migrate.js';
 import { NestPinoLogger, type Logger } from './modules/logging/logger.js';
+import { loadCatalog } from './modules/catalog/load-catalog.js';
+import { resolveSecrets } from './modules/privacy/secrets.js';
+import express, { type NextFunction, type Request, type Response } from 'express';
 
 /** A running Trailmap: its HTTP address, its database, and the way to stop it in order. */
 export interface Trailmap {
@@ -31,13 +34,15 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
   const { url: databaseUrl, embedded } = await openDatabase(config, logger);
   let database: Database | undefined;
   try {
+    const [secrets, catalog] = await Promise.all([resolveSecrets(config, logger), loadCatalog(config)]);
     await migrate(databaseUrl, logger);
     database = new Database(databaseUrl, config.DATABASE_POOL_SIZE);
     const app = await NestFactory.create<NestExpressApplication>(
-      AppModule.register({ config, logger, database }),
-      { logger: new NestPinoLogger(logger), bufferLogs: false },
+      AppModule.register({ config, logger, database, secrets, catalog }),
+      { logger: new NestPinoLogger(logger), bufferLogs: false, bodyParser: false },
     );
     const inFlight = trackInFlightRequests(app);
+    limitRequestBodies(app);
     await app.listen(config.PORT, config.HOST);
     const server = app.getHttpServer() as Server;
     const { port } = server.address() as AddressInfo;
@@ -66,6 +71,22 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
     await embedded?.stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** Body limits on every endpoint: Segment's 500 KB on its API, 1 MB elsewhere; an oversized body gets a JSON 413. */
+function limitRequestBodies(app: NestExpressApplication) {
+  // Segment's browser library posts JSON as text/plain to avoid CORS preflights.
+  app.use('/v1', express.json({ limit: '500kb', type: ['application/json', 'text/plain'] }));
+  app.use(express.json({ limit: '1mb' }));
+  app.use((error: Error & { status?: number; type?: string }, _request: Request, response: Response, next: NextFunction) => {
+    if (!error.status || error.status >= 500) return next(error);
+    const tooLarge = error.type === 'entity.too.large';
+    response.status(error.status).json({
+      success: false,
+      code: 'BAD_USER_INPUT',
+      message: tooLarge ? `The request body is larger than this endpoint accepts (${(error as { limit?: number }).limit} bytes).` : `The request body is not valid JSON: ${error.message}`,
+    });
+  });
 }
 
 function trackInFlightRequests(app: NestExpressApplication) {

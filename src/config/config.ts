@@ -23,6 +23,11 @@ const duration = z
   .string()
   .regex(/^\d+(ms|s|m|h|d)$/)
   .transform(parseDuration);
+const secretKey = z
+  .string()
+  .optional()
+  .refine((value) => value === undefined || decodeKey(value) !== undefined)
+  .transform((value) => (value === undefined ? undefined : decodeKey(value)!));
 const optionalUrl = (protocols: string[]) =>
   z
     .string()
@@ -53,7 +58,7 @@ export const variables = {
     schema: optionalUrl(['postgres://', 'postgresql://']),
   }),
   TRAILMAP_DATA_DIR: variable({
-    description: 'Folder of the embedded PostgreSQL and of generated keys. Only used without DATABASE_URL.',
+    description: 'Folder of the embedded PostgreSQL (when DATABASE_URL is unset) and of the keys generated outside production.',
     accepts: 'a folder path',
     defaultText: '`./.trailmap`',
     schema: z
@@ -77,6 +82,39 @@ export const variables = {
     description: 'Connections in the PostgreSQL pool of this instance.',
     accepts: 'an integer from 2 to 200',
     schema: z.coerce.number().int().min(2).max(200).default(10),
+  }),
+  TRAILMAP_API_KEYS: variable({
+    description:
+      'API keys and their roles, comma-separated `key:role[+role]` (roles: ingest, support, analyst, operator, admin). Unset outside production: an admin key is generated into TRAILMAP_DATA_DIR.',
+    accepts: 'entries `key:role[+role]`, keys of 16 or more characters',
+    defaultText: 'unset (generated admin key)',
+    schema: z
+      .string()
+      .optional()
+      .refine((value) => value === undefined || value.split(',').every((entry) => /^[^:\s,]{16,}:[a-z]+(\+[a-z]+)*$/.test(entry.trim()))),
+  }),
+  TRAILMAP_MASTER_KEY: variable({
+    description: 'Wraps the per-customer data keys that encrypt personal data in the log. Unset outside production: generated into TRAILMAP_DATA_DIR.',
+    accepts: '32 bytes, base64 or hex',
+    defaultText: 'unset (generated)',
+    schema: secretKey,
+  }),
+  TRAILMAP_PSEUDONYM_KEY: variable({
+    description: 'Keys the HMAC pseudonyms of analytics tables and the hashes of the identity index. Unset outside production: generated into TRAILMAP_DATA_DIR.',
+    accepts: '32 bytes, base64 or hex',
+    defaultText: 'unset (generated)',
+    schema: secretKey,
+  }),
+  TRAILMAP_CATALOG: variable({
+    description: 'A JSON file of event types that extend or override the default event catalog.',
+    accepts: 'a file path',
+    defaultText: 'unset (default catalog only)',
+    schema: z.string().min(1).optional(),
+  }),
+  TRAILMAP_ALLOW_UNKNOWN_EVENTS: variable({
+    description: 'Accept event types the catalog does not describe (their properties and traits are then treated as personal data).',
+    accepts: 'true or false',
+    schema: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   }),
   SHUTDOWN_TIMEOUT: variable({
     description: 'How long a graceful shutdown waits for in-flight requests before closing them.',
@@ -120,6 +158,12 @@ export function configurationTable(): string {
     return `| \`${name}\` | ${definition.description} | ${definition.accepts} | ${shown} |`;
   });
   return ['| Variable | What it does | Accepts | Default |', '| --- | --- | --- | --- |', ...rows].join('\n');
+}
+
+/** A 32-byte key written as 64 hex digits or as base64; undefined when it is neither. */
+export function decodeKey(text: string): Buffer | undefined {
+  const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  return key.length === 32 ? key : undefined;
 }
 
 /** Milliseconds from a duration such as `250ms`, `30s`, `5m`, `1h` or `30d`. */

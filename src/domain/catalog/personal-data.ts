@@ -1,0 +1,118 @@
+import type { EventCatalog } from './event-catalog.js';
+import type { JsonSchema } from './json-schema.js';
+
+export type JsonObject = Record<string, unknown>;
+
+/** The parts of an event that may hold personal data. */
+export interface EventSections {
+  properties?: JsonObject;
+  traits?: JsonObject;
+  context?: JsonObject;
+}
+
+/**
+ * Personal values keyed by where they were found: `traits.email`, `properties.shipping_address`,
+ * `properties.products[2].engraving` (a catalog path crossing an array names a value in each element).
+ */
+export type PersonalData = Record<string, unknown>;
+
+/**
+ * The event without its personal values, and those values by location. A catalog path naming an array
+ * removes the whole array; a path continuing into an array removes that field from each element.
+ */
+export function splitPersonalData<Event extends EventSections>(
+  catalog: EventCatalog,
+  type: string,
+  event: Event,
+): { plain: Event; personal: PersonalData } {
+  const personal: PersonalData = {};
+  // Ancestors first, so that a value nested in one already removed is not recorded twice.
+  const paths = [...catalog.piiFieldsOf(type)].sort((a, b) => a.split('.').length - b.split('.').length);
+  const plain = paths.reduce((remaining, path) => extract(remaining, path.split('.'), '', personal), event as unknown);
+  return { plain: plain as Event, personal };
+}
+
+/** The event as it was before splitPersonalData: `mergePersonalData(split.plain, split.personal)`. */
+export function mergePersonalData<Event extends EventSections>(plain: Event, personal: PersonalData): Event {
+  const locations = Object.keys(personal).map((location) => ({ location, segments: segmentsOf(location) }));
+  locations.sort((a, b) => a.segments.length - b.segments.length);
+  return locations.reduce(
+    (event, { location, segments }) => place(event, segments, personal[location]),
+    plain as unknown,
+  ) as Event;
+}
+
+/**
+ * What analytics may keep of an event's properties: only the fields the type's schema declares (and the
+ * declared fields of objects inside them and of array items), no personal data or free text, and URLs
+ * without query string or fragment. Types the catalog does not describe keep nothing.
+ */
+export function analyticsProperties(
+  catalog: EventCatalog,
+  type: string,
+  properties: JsonObject | undefined,
+): JsonObject {
+  const eventType = catalog.get(type);
+  if (!eventType || !properties) return {};
+  return declaredFields(eventType.schema, properties, 'properties', new Set(eventType.piiFields));
+}
+
+function declaredFields(schema: JsonSchema, value: JsonObject, path: string, pii: Set<string>): JsonObject {
+  const declared = isObject(schema.properties) ? (schema.properties as Record<string, JsonSchema>) : {};
+  const kept: JsonObject = {};
+  for (const [field, fieldSchema] of Object.entries(declared)) {
+    if (!Object.hasOwn(value, field)) continue;
+    const described = describedValue(fieldSchema, value[field], field, `${path}.${field}`, pii);
+    if (described !== undefined) kept[field] = described;
+  }
+  return kept;
+}
+
+function describedValue(schema: JsonSchema, value: unknown, field: string, path: string, pii: Set<string>): unknown {
+  if (pii.has(path)) return undefined;
+  if (Array.isArray(value)) {
+    const items = isObject(schema.items) ? (schema.items as JsonSchema) : {};
+    return value
+      .map((element) => describedValue(items, element, field, path, pii))
+      .filter((element) => element !== undefined);
+  }
+  // An object counts only through the fields its schema declares.
+  if (isObject(value)) return isObject(schema.properties) ? declaredFields(schema, value, path, pii) : undefined;
+  if (typeof value === 'string' && isUrlField(field)) return value.split(/[?#]/, 1)[0];
+  return value;
+}
+
+function isUrlField(field: string): boolean {
+  return field === 'url' || field === 'referrer' || field === 'path' || field.endsWith('_url');
+}
+
+function extract(value: unknown, [field, ...rest]: string[], location: string, personal: PersonalData): unknown {
+  if (Array.isArray(value)) {
+    return value.map((element, index) => extract(element, [field, ...rest], `${location}[${index}]`, personal));
+  }
+  if (!isObject(value) || !Object.hasOwn(value, field)) return value;
+  const path = location ? `${location}.${field}` : field;
+  if (rest.length > 0) return { ...value, [field]: extract(value[field], rest, path, personal) };
+  personal[path] = value[field];
+  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== field));
+}
+
+type Segment = string | number;
+
+function segmentsOf(location: string): Segment[] {
+  return (location.match(/[^.[\]]+|\[\d+\]/g) ?? []).map((token) =>
+    token.startsWith('[') ? Number(token.slice(1, -1)) : token,
+  );
+}
+
+function place(container: unknown, [segment, ...rest]: Segment[], value: unknown): unknown {
+  const fresh = typeof segment === 'number' ? [] : {};
+  const copy = Array.isArray(container) ? [...container] : isObject(container) ? { ...container } : fresh;
+  const slots = copy as Record<Segment, unknown>;
+  slots[segment] = rest.length === 0 ? value : place(slots[segment], rest, value);
+  return copy;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

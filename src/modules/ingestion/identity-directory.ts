@@ -1,0 +1,74 @@
+import { Conflict, type Problem } from '../../domain/errors.js';
+import { identityHash } from '../../domain/identity/identity.js';
+import type { Database } from '../database/database.js';
+
+export interface IdentityLink {
+  anonymousId: string;
+  customerId: string;
+  /** Index of the event that made the link, for error messages. */
+  index: number;
+}
+
+/**
+ * The links from anonymous ids to users, so that events sent with an anonymous id land in the
+ * user's stream once they are linked. `identity_links` is written here and nowhere else.
+ */
+export class IdentityDirectory {
+  constructor(
+    private readonly database: Database,
+    private readonly identityKey: Buffer,
+  ) {}
+
+  /** The user each anonymous id is linked to, for those that are linked. */
+  async linkedUsers(anonymousIds: Iterable<string>): Promise<Map<string, string>> {
+    const byHash = new Map([...new Set(anonymousIds)].map((anonymousId) => [this.hash(anonymousId), anonymousId]));
+    if (byHash.size === 0) return new Map();
+    const { rows } = await this.database.query<{ anonymous_hash: string; customer_id: string }>(
+      'SELECT anonymous_hash, customer_id FROM identity_links WHERE anonymous_hash = ANY($1::text[])',
+      [[...byHash.keys()]],
+    );
+    return new Map(rows.map((row) => [byHash.get(row.anonymous_hash)!, row.customer_id]));
+  }
+
+  /**
+   * Records new links around `append`, which writes their `Identity Linked` events. The anonymous
+   * ids stay locked until both are done, so two requests cannot link one id to two users.
+   */
+  async link<T>(links: IdentityLink[], append: () => Promise<T>): Promise<T> {
+    if (links.length === 0) return append();
+    const hashed = links.map((link) => ({ ...link, hash: this.hash(link.anonymousId) })).sort((a, b) => a.hash.localeCompare(b.hash));
+    return this.database.transaction(async (client) => {
+      await client.query('SELECT pg_advisory_xact_lock(hashtextextended(hash, 7220145)) FROM unnest($1::text[]) AS hash', [
+        hashed.map((link) => link.hash),
+      ]);
+      const { rows } = await client.query<{ anonymous_hash: string; customer_id: string }>(
+        'SELECT anonymous_hash, customer_id FROM identity_links WHERE anonymous_hash = ANY($1::text[])',
+        [hashed.map((link) => link.hash)],
+      );
+      const linked = new Map(rows.map((row) => [row.anonymous_hash, row.customer_id]));
+      const conflicts = hashed.filter((link) => linked.has(link.hash) && linked.get(link.hash) !== link.customerId);
+      if (conflicts.length > 0) throw alreadyLinked(conflicts);
+      const result = await append();
+      await client.query(
+        `INSERT INTO identity_links (anonymous_hash, customer_id)
+         SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (anonymous_hash) DO NOTHING`,
+        [hashed.map((link) => link.hash), hashed.map((link) => link.customerId)],
+      );
+      return result;
+    });
+  }
+
+  private hash(anonymousId: string): string {
+    return identityHash(this.identityKey, { kind: 'ANONYMOUS_ID', value: anonymousId });
+  }
+}
+
+export function alreadyLinked(links: Pick<IdentityLink, 'index'>[]): Conflict {
+  const problems: Problem[] = links.map(({ index }) => ({
+    index,
+    field: 'anonymousId',
+    rule: 'already_linked',
+    message: 'anonymousId is already linked to another customer; an anonymous id links to one user only',
+  }));
+  return new Conflict('An anonymous id in this request is already linked to another customer.', problems);
+}

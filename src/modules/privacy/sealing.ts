@@ -1,0 +1,39 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+/** A value encrypted with AES-256-GCM, bound by its additional data to what it belongs to. */
+export interface SealedEnvelope {
+  v: 1;
+  iv: string;
+  data: string;
+  tag: string;
+}
+
+export function seal(key: Buffer, value: unknown, boundTo: string): SealedEnvelope {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.from(boundTo, 'utf8'));
+  const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()]);
+  return { v: 1, iv: iv.toString('base64'), data: data.toString('base64'), tag: cipher.getAuthTag().toString('base64') };
+}
+
+/** The sealed value; throws when the key or the binding is not the one it was sealed with. */
+export function unseal(key: Buffer, envelope: SealedEnvelope, boundTo: string): unknown {
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(envelope.iv, 'base64'));
+  decipher.setAAD(Buffer.from(boundTo, 'utf8'));
+  decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
+  const plain = Buffer.concat([decipher.update(Buffer.from(envelope.data, 'base64')), decipher.final()]);
+  return JSON.parse(plain.toString('utf8'));
+}
+
+/** Names a master key without revealing it, so each wrapped data key says which key wrapped it. */
+export function masterKeyId(masterKey: Buffer): string {
+  return createHash('sha256').update('trailmap master key id\0').update(masterKey).digest('base64url').slice(0, 16);
+}
+
+export function wrapDataKey(masterKey: Buffer, dataKey: Buffer, customerId: string): SealedEnvelope {
+  return seal(masterKey, dataKey.toString('base64'), `data-key:${customerId}`);
+}
+
+export function unwrapDataKey(masterKey: Buffer, wrapped: SealedEnvelope, customerId: string): Buffer {
+  return Buffer.from(unseal(masterKey, wrapped, `data-key:${customerId}`) as string, 'base64');
+}
