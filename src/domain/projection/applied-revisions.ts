@@ -1,0 +1,42 @@
+/**
+ * The highest revision applied from each source stream, keyed by the stream's customer id:
+ * `{ "u-42": 17, "anon:abc": 4 }`. A projection that folds several streams (a user's own and the
+ * anonymous ones linked to it) uses it to apply each event exactly once.
+ */
+export type AppliedRevisions = Record<string, number>;
+
+/**
+ * Each stream is delivered in revision order (both event stores keep it in the global order), so an
+ * event at or below the highest revision applied from its stream has been applied already.
+ */
+export function alreadyApplied(applied: AppliedRevisions, event: { customerId: string; revision: number }): boolean {
+  const highest = applied[event.customerId];
+  return highest !== undefined && event.revision <= highest;
+}
+
+export function withApplied(
+  applied: AppliedRevisions,
+  event: { customerId: string; revision: number },
+): AppliedRevisions {
+  return sortedRevisions({ ...applied, [event.customerId]: Math.max(event.revision, applied[event.customerId] ?? -1) });
+}
+
+export function unionOfRevisions(first: AppliedRevisions, second: AppliedRevisions): AppliedRevisions {
+  const union: AppliedRevisions = { ...first };
+  for (const [stream, revision] of Object.entries(second)) union[stream] = Math.max(revision, union[stream] ?? -1);
+  return sortedRevisions(union);
+}
+
+/** True when everything `other` applied is applied in `applied` too: folding `other` in would count it twice. */
+export function coversRevisions(applied: AppliedRevisions, other: AppliedRevisions): boolean {
+  return Object.entries(other).every(([stream, revision]) => (applied[stream] ?? -1) >= revision);
+}
+
+/** Keys in code-point order, so the stored JSON is the same whatever order the streams arrived in. */
+export function sortedRevisions(applied: AppliedRevisions): AppliedRevisions {
+  return Object.fromEntries(Object.entries(applied).sort(([a], [b]) => compareKeys(a, b)));
+}
+
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

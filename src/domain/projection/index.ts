@@ -1,0 +1,2 @@
+export { alreadyApplied, coversRevisions, unionOfRevisions, withApplied, type AppliedRevisions } from './applied-revisions.js';
+export { earlierOf, isAfter, laterOf, millisOf, secondsBetween } from './instants.js';

@@ -1,0 +1,31 @@
+/**
+ * Instants are ISO 8601 strings as producers send them; precisions differ ("…:00Z", "…:00.000Z"),
+ * so they are compared by their parsed value, never as strings.
+ */
+export function millisOf(instant: string): number {
+  const millis = Date.parse(instant);
+  if (Number.isNaN(millis)) throw new Error(`Not an ISO 8601 instant: ${instant}`);
+  return millis;
+}
+
+export function isAfter(instant: string, other: string): boolean {
+  return millisOf(instant) > millisOf(other);
+}
+
+/** The later of two instants; on a tie, the first one (so the value already stored stays). */
+export function laterOf(current: string | null, candidate: string | null): string | null {
+  if (current === null) return candidate;
+  if (candidate === null) return current;
+  return isAfter(candidate, current) ? candidate : current;
+}
+
+/** The earlier of two instants; on a tie, the first one (so the value already stored stays). */
+export function earlierOf(current: string | null, candidate: string | null): string | null {
+  if (current === null) return candidate;
+  if (candidate === null) return current;
+  return isAfter(current, candidate) ? candidate : current;
+}
+
+export function secondsBetween(from: string, to: string): number {
+  return (millisOf(to) - millisOf(from)) / 1000;
+}
