@@ -10,6 +10,8 @@ import { IngestionModule } from './modules/ingestion/ingestion.module.js';
 import type { Logger } from './modules/logging/logger.js';
 import { HealthController } from './modules/operations/health.controller.js';
 import { PrivacyModule } from './modules/privacy/privacy.module.js';
+import { projectionTypeDefs } from './projections/projections.resolver.js';
+import { ProjectionsModule } from './projections/projections.module.js';
 
 @Module({})
 export class AppModule {
@@ -21,10 +23,11 @@ export class AppModule {
         EventStoreModule,
         PrivacyModule,
         IngestionModule,
+        ProjectionsModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
           inject: [CONFIG, ApiKeyring, LOGGER],
-          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger) => graphqlOptions(config, keyring, logger),
+          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger) => graphqlOptions(config, keyring, logger, [projectionTypeDefs]),
         }),
       ],
       controllers: [HealthController],

@@ -116,6 +116,29 @@ export const variables = {
     accepts: 'true or false',
     schema: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   }),
+  TRAILMAP_PROJECTIONS: variable({
+    description: 'Whether this instance runs projection runners and the scheduler (one instance at a time is active per projection; others stand by). `off` makes an API-only instance.',
+    accepts: 'on or off',
+    schema: z.enum(['on', 'off']).default('on'),
+  }),
+  TRAILMAP_DORMANT_AFTER: variable({
+    description: 'Inactivity after which the scheduler records `Customer Went Dormant`.',
+    accepts: 'a duration such as 30d or 12h',
+    defaultText: '`30d`',
+    schema: duration.default(30 * 86_400_000),
+  }),
+  TRAILMAP_CART_ABANDONED_AFTER: variable({
+    description: 'Time after a `Product Added` without checkout after which the scheduler records `Cart Abandoned`.',
+    accepts: 'a duration such as 1h or 30m',
+    defaultText: '`1h`',
+    schema: duration.default(3_600_000),
+  }),
+  TRAILMAP_SCHEDULER_INTERVAL: variable({
+    description: 'How often the scheduler looks for dormant customers and abandoned carts.',
+    accepts: 'a duration such as 1m or 10s',
+    defaultText: '`1m`',
+    schema: duration.default(60_000),
+  }),
   SHUTDOWN_TIMEOUT: variable({
     description: 'How long a graceful shutdown waits for in-flight requests before closing them.',
     accepts: 'a duration such as 500ms, 10s or 1m',

@@ -4,6 +4,7 @@ import { CONFIG, LOGGER } from '../core/core.module.js';
 import { Database } from '../database/database.js';
 import type { Logger } from '../logging/logger.js';
 import type { EventStore } from './event-store.port.js';
+import { EventIdRegistry } from './eventstoredb/event-id-registry.js';
 import { EventStoreDbEventStore } from './eventstoredb/eventstoredb-event-store.js';
 import { PostgresEventStore } from './postgres/postgres-event-store.js';
 
@@ -13,7 +14,7 @@ export const EVENT_STORE = Symbol('trailmap.event-store');
 export function createEventStore(config: Config, database: Database, logger: Logger): EventStore {
   if (config.EVENTSTORE_CONNECTION_STRING) {
     logger.info('the event log is in EventStoreDB');
-    return new EventStoreDbEventStore(config.EVENTSTORE_CONNECTION_STRING, { logger });
+    return new EventStoreDbEventStore(config.EVENTSTORE_CONNECTION_STRING, { logger, registry: new EventIdRegistry(database) });
   }
   return new PostgresEventStore(database);
 }

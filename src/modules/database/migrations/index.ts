@@ -3,6 +3,10 @@ import { EventIdRegistry1764144100000 } from '../../event-store/eventstoredb/eve
 import { EventStore1764144000000 } from '../../event-store/postgres/event-store.migration.js';
 import { IdentityLinks1764144300000 } from '../../ingestion/identity-links.migration.js';
 import { CustomerKeys1764144200000 } from '../../privacy/privacy.migration.js';
+import { Analytics1764144700000 } from '../../../projections/analytics/analytics.migration.js';
+import { JourneyStages1764144600000 } from '../../../projections/journey/journey.migration.js';
+import { CustomerProfiles1764144500000 } from '../../../projections/profile/profile.migration.js';
+import { ProjectionCheckpoints1764144400000 } from '../../../projections/runner/checkpoints.migration.js';
 
 /** Every schema change, in the order it is applied. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -10,4 +14,8 @@ export const migrations: (new () => MigrationInterface)[] = [
   EventIdRegistry1764144100000,
   CustomerKeys1764144200000,
   IdentityLinks1764144300000,
+  ProjectionCheckpoints1764144400000,
+  CustomerProfiles1764144500000,
+  JourneyStages1764144600000,
+  Analytics1764144700000,
 ];

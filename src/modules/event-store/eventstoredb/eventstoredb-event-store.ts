@@ -66,10 +66,10 @@ export interface EventStoreDbOptions {
  *   registered revision and position however old it is. New ids are recorded only after
  *   EventStoreDB accepted the write, so every registered id is a stored one.
  * - The append also reads the stream's latest `idempotencyWindow` events: ids found there, or
- *   repeated within the append, are duplicates too. This covers ids written but never recorded
- *   (the process stopped, or PostgreSQL failed, between write and record); such ids are recorded
- *   when an append finds them. An unrecorded id older than the window is written again, and can
- *   be written to another stream without EventIdConflict.
+ *   repeated within the append, are duplicates too. This covers ids written but not recorded (the
+ *   process stopped after the write, or the record failed and the append threw although its events
+ *   are stored); an append that finds such ids records them. An unrecorded id older than the window
+ *   is written again, and can be written to another stream without EventIdConflict.
  * - Two appends of one id racing (both look before either records): to one stream, with a revision
  *   number or `no_stream` one fails as a ConcurrencyConflict and its retry finds the id; with `any`
  *   or `exists` the id may be stored twice. To two streams, both are stored; the registry keeps the

@@ -125,15 +125,12 @@ export function planAppend(
     const registration = registered?.get(event.id);
     if (registration && registration.stream !== stream) return { conflict: new EventIdConflict(event.id, stream, registration.stream) };
     const inWindow = window.get(event.id);
-    const stored = registration ? { revision: registration.revision, position: registration.position } : inWindow;
-    if (registered && !registration && inWindow && !seen.has(event.id)) unregistered.push({ id: event.id, stream, ...inWindow });
-    if (stored) planned.push({ event, duplicate: true, stored });
-    else if (seen.has(event.id)) planned.push({ event, duplicate: true });
-    else {
-      planned.push({ event, duplicate: false });
-      fresh.push(event);
-    }
+    const repeat = seen.has(event.id);
     seen.add(event.id);
+    if (registered && !registration && inWindow && !repeat) unregistered.push({ id: event.id, stream, ...inWindow });
+    const stored = registration ? { revision: registration.revision, position: registration.position } : inWindow;
+    planned.push({ event, duplicate: Boolean(stored) || repeat, stored });
+    if (!stored && !repeat) fresh.push(event);
   }
   return { events: planned, fresh, unregistered };
 }

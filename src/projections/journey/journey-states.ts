@@ -1,0 +1,44 @@
+import type pg from 'pg';
+import { isAfter } from '../../domain/projection/index.js';
+import { evolveJourney, markJourneyMerged, mergeJourneys, openCartSince, type JourneyState, type StageTransition } from '../../domain/journey/index.js';
+import type { CustomerEntry, FoldRules } from '../runner/customer-fold.js';
+
+/** The journey fold, shared by the journey projection and the pseudonymized analytics one. */
+export const journeyRules: FoldRules<JourneyState, StageTransition> = {
+  evolve: (state, event) => {
+    const step = evolveJourney(state, event);
+    return { state: step.state, output: step.transition };
+  },
+  merge: (user, anonymous, link) => {
+    const step = mergeJourneys(user, anonymous, link);
+    return { state: step.state, output: step.transition };
+  },
+  markMerged: (anonymous, _anonymousCustomerId, userId) => (anonymous ? markJourneyMerged(anonymous, userId) : null),
+};
+
+/** Loads journey states keyed by `keyColumn` from a table with `state` and `merged_into` columns. */
+export function journeyLoader(client: pg.ClientBase, table: string, keyColumn: string) {
+  return async (keys: string[]) => {
+    const { rows } = await client.query<{ key: string; state: JourneyState | null; merged_into: string | null }>(
+      `SELECT ${keyColumn} AS key, state, merged_into FROM ${table} WHERE ${keyColumn} = ANY($1::text[])`,
+      [keys],
+    );
+    return new Map(rows.map((row): [string, CustomerEntry<JourneyState>] => [row.key, { state: row.state, mergedInto: row.merged_into }]));
+  };
+}
+
+export function journeyRow(key: string, { state, mergedInto }: CustomerEntry<JourneyState>) {
+  const cartSince = state ? openCartSince(state.cart) : null;
+  const awaitingDormancy =
+    state !== null && mergedInto === null && state.stage !== 'DORMANT' && state.lastActivityAt !== null &&
+    (state.dormancyRecordedFor === null || isAfter(state.lastActivityAt, state.dormancyRecordedFor));
+  return {
+    key,
+    state,
+    stage: state?.stage ?? null,
+    enteredAt: state?.enteredAt ?? null,
+    mergedInto,
+    dormancyDueFrom: awaitingDormancy ? state.lastActivityAt : null,
+    abandonmentDueFrom: mergedInto === null && cartSince !== null && cartSince !== state!.cart.abandonmentRecordedFor ? cartSince : null,
+  };
+}

@@ -1,0 +1,52 @@
+import type { CustomerEvent } from '../../domain/customer-event.js';
+import type { Projection, ProjectionTransaction } from '../projection.js';
+import { foldCustomers } from '../runner/customer-fold.js';
+import { journeyLoader, journeyRow, journeyRules } from './journey-states.js';
+
+export const STAGE_CHANGED_CHANNEL = 'trailmap_stage_changed';
+
+/** Each customer's journey stage and its history; every transition is announced in the same transaction. */
+export class JourneyProjection implements Projection {
+  readonly name = 'journey-stage';
+  readonly tables = ['journey_states', 'journey_transitions'] as const;
+  readonly personalData = false;
+
+  async apply(events: readonly CustomerEvent[], { client, table, live }: ProjectionTransaction): Promise<void> {
+    const states = table('journey_states');
+    const { entries, changed, outputs } = await foldCustomers(events, journeyRules, journeyLoader(client, states, 'customer_id'));
+    await client.query(
+      `INSERT INTO ${states} (customer_id, state, stage, entered_at, merged_into, dormancy_due_from, abandonment_due_from)
+       SELECT r->>'key', r->'state', r->>'stage', (r->>'enteredAt')::timestamptz, r->>'mergedInto',
+              (r->>'dormancyDueFrom')::timestamptz, (r->>'abandonmentDueFrom')::timestamptz
+       FROM jsonb_array_elements($1::jsonb) AS r
+       ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, stage = EXCLUDED.stage, entered_at = EXCLUDED.entered_at,
+         merged_into = EXCLUDED.merged_into, dormancy_due_from = EXCLUDED.dormancy_due_from, abandonment_due_from = EXCLUDED.abandonment_due_from`,
+      [JSON.stringify([...changed].map((customerId) => journeyRow(customerId, entries.get(customerId)!)))],
+    );
+    if (outputs.length === 0) return;
+    const transitions = outputs.map(({ output, event }) => ({
+      customerId: output.customerId,
+      eventId: event.id,
+      position: event.position,
+      from: output.from,
+      to: output.to,
+      at: output.at,
+      eventType: output.eventType,
+      secondsInPreviousStage: output.secondsInPreviousStage,
+    }));
+    await client.query(
+      `INSERT INTO ${table('journey_transitions')} (customer_id, event_id, position, from_stage, to_stage, at, event_type, seconds_in_previous)
+       SELECT t->>'customerId', (t->>'eventId')::uuid, t->>'position', t->>'from', t->>'to', (t->>'at')::timestamptz, t->>'eventType',
+              (t->>'secondsInPreviousStage')::double precision
+       FROM jsonb_array_elements($1::jsonb) AS t
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(transitions)],
+    );
+    if (live) {
+      // Delivered on commit only, to every instance that listens: subscriptions never see a rolled-back move.
+      await client.query(`SELECT pg_notify('${STAGE_CHANGED_CHANNEL}', t::text) FROM jsonb_array_elements($1::jsonb) AS t`, [
+        JSON.stringify(transitions.map(({ customerId, from, to, at, eventType, eventId }) => ({ customerId, from, to, at, eventType, eventId }))),
+      ]);
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import type pg from 'pg';
+import type { CustomerEvent } from '../domain/customer-event.js';
+
+/** What a projection's batch runs in: the transaction that also moves its checkpoint. */
+export interface ProjectionTransaction {
+  client: pg.ClientBase;
+  /** The physical name of one of the projection's tables: the live one, or its rebuild twin. */
+  table(name: string): string;
+  /** False while rebuilding: a replay announces nothing to subscribers. */
+  live: boolean;
+}
+
+/**
+ * A read model built from the log. `apply` folds a batch of events (in log order) into the
+ * projection's tables; the runner calls it in the transaction that moves the checkpoint, so a
+ * batch is applied exactly once whatever the crashes and redeliveries.
+ */
+export interface Projection {
+  readonly name: string;
+  /** The tables it owns (created by its migration); a rebuild fills twins of them, then swaps. */
+  readonly tables: readonly string[];
+  /** Whether it needs personal data opened (only the profile does). */
+  readonly personalData: boolean;
+  apply(events: readonly CustomerEvent[], transaction: ProjectionTransaction): Promise<void>;
+}
+
+export const REBUILD_SUFFIX = '__rebuild';

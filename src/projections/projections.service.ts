@@ -1,0 +1,176 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import type { Config } from '../config/config.js';
+import type { EventCatalog } from '../domain/catalog/index.js';
+import { NotFound } from '../domain/errors.js';
+import { CATALOG, CONFIG, LOGGER, SECRETS } from '../modules/core/core.module.js';
+import { Database } from '../modules/database/database.js';
+import { EVENT_STORE } from '../modules/event-store/event-store.module.js';
+import type { EventStore } from '../modules/event-store/event-store.port.js';
+import { Notifications } from '../modules/event-store/postgres/notifications.js';
+import type { Logger } from '../modules/logging/logger.js';
+import { KeyVault } from '../modules/privacy/key-vault.js';
+import type { Secrets } from '../modules/privacy/secrets.js';
+import { AnalyticsProjection } from './analytics/analytics.projection.js';
+import { JourneyScheduler } from './journey/journey-scheduler.js';
+import { JourneyProjection } from './journey/journey.projection.js';
+import { ProfileProjection } from './profile/profile.projection.js';
+import type { Projection } from './projection.js';
+import { ProjectionRunner } from './runner/projection-runner.js';
+
+export const PROJECTION_CONTROL_CHANNEL = 'trailmap_projection_control';
+/** Lag is counted up to this many events; beyond it, the figure says "at least". */
+const LAG_COUNT_CAP = 1_000_000;
+
+export type ProjectionState = 'CATCHING_UP' | 'LIVE' | 'REBUILDING' | 'STOPPED' | 'FAILED';
+
+export interface ProjectionStatus {
+  name: string;
+  state: ProjectionState;
+  position: string | null;
+  lag: number | null;
+  processedEvents: number;
+  eventsPerSecond: number;
+  lastError: string | null;
+  lastErrorEventId: string | null;
+  updatedAt: Date | null;
+  /** True while some instance runs the projection. */
+  active: boolean;
+  rebuild: { position: string | null; processedEvents: number; lag: number | null } | null;
+}
+
+interface CheckpointRow {
+  name: string;
+  position: string | null;
+  processed: string;
+  state: ProjectionState;
+  events_per_second: number;
+  last_error: string | null;
+  last_error_event: string | null;
+  updated_at: Date;
+  rebuilding: boolean;
+  rebuild_requested_at: Date | null;
+  rebuild_position: string | null;
+  rebuild_processed: string | null;
+  active: boolean;
+}
+
+/** The projections of this instance: their runners, the scheduler, and what operators see and ask. */
+@Injectable()
+export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly projections: Projection[];
+  private readonly runners: ProjectionRunner[] = [];
+  private readonly control: Notifications;
+  private readonly scheduler: JourneyScheduler;
+  private schedulerTimer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CATALOG) private readonly catalog: EventCatalog,
+    @Inject(SECRETS) secrets: Secrets,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly database: Database,
+    private readonly keys: KeyVault,
+  ) {
+    this.projections = [new ProfileProjection(secrets.identityKey), new JourneyProjection(), new AnalyticsProjection(secrets.pseudonymKey, catalog)];
+    this.control = new Notifications(database, PROJECTION_CONTROL_CHANNEL);
+    this.scheduler = new JourneyScheduler(database, store, catalog, logger, {
+      dormantAfterMs: config.TRAILMAP_DORMANT_AFTER,
+      cartAbandonedAfterMs: config.TRAILMAP_CART_ABANDONED_AFTER,
+    });
+  }
+
+  onApplicationBootstrap() {
+    if (this.config.TRAILMAP_PROJECTIONS === 'off') return;
+    for (const projection of this.projections) {
+      const runner = new ProjectionRunner(projection, {
+        database: this.database,
+        store: this.store,
+        catalog: this.catalog,
+        keys: this.keys,
+        logger: this.logger,
+        onControl: (listener) => this.control.onNotification(listener),
+      });
+      runner.start();
+      this.runners.push(runner);
+    }
+    this.schedulerTimer = setInterval(() => void this.runScheduler(), this.config.TRAILMAP_SCHEDULER_INTERVAL);
+  }
+
+  async onModuleDestroy() {
+    clearInterval(this.schedulerTimer);
+    await Promise.all(this.runners.map((runner) => runner.stop()));
+    await this.control.close();
+  }
+
+  async statuses(): Promise<ProjectionStatus[]> {
+    const { rows } = await this.database.query<CheckpointRow>(
+      `SELECT c.*, EXISTS (
+         SELECT 1 FROM pg_locks l
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(c.name, 7220145)
+       ) AS active
+       FROM projection_checkpoints c`,
+    );
+    const byName = new Map(rows.map((row) => [row.name, row]));
+    return Promise.all(this.projections.map(({ name }) => this.statusOf(name, byName.get(name))));
+  }
+
+  async status(name: string): Promise<ProjectionStatus> {
+    const status = (await this.statuses()).find((candidate) => candidate.name === name);
+    if (!status) throw new NotFound(`There is no projection named "${name}"; projections are ${this.projections.map((p) => p.name).join(', ')}.`);
+    return status;
+  }
+
+  /** Asks the instance that runs the projection to rebuild it by replay; returns at once. */
+  async requestRebuild(name: string): Promise<ProjectionStatus> {
+    await this.status(name);
+    await this.database.query(
+      `INSERT INTO projection_checkpoints (name, rebuild_requested_at) VALUES ($1, now())
+       ON CONFLICT (name) DO UPDATE SET rebuild_requested_at = now(), updated_at = now()`,
+      [name],
+    );
+    await this.database.query('SELECT pg_notify($1, $2)', [PROJECTION_CONTROL_CHANNEL, name]);
+    this.logger.info({ projection: name }, 'rebuild requested');
+    return this.status(name);
+  }
+
+  /** One scheduler scan, on one instance at a time. */
+  async runScheduler(now = new Date().toISOString()): Promise<number> {
+    try {
+      return await this.database.transaction(async (client) => {
+        const { rows } = await client.query<{ leader: boolean }>("SELECT pg_try_advisory_xact_lock(hashtextextended('journey-scheduler', 7220145)) AS leader");
+        return rows[0]!.leader ? this.scheduler.tick(now) : 0;
+      });
+    } catch (error) {
+      this.logger.warn({ err: error }, 'scheduler scan failed; it runs again at the next interval');
+      return 0;
+    }
+  }
+
+  private async statusOf(name: string, row: CheckpointRow | undefined): Promise<ProjectionStatus> {
+    if (!row) {
+      return { name, state: 'STOPPED', position: null, lag: await this.lag(null), processedEvents: 0, eventsPerSecond: 0, lastError: null, lastErrorEventId: null, updatedAt: null, active: false, rebuild: null };
+    }
+    const rebuilding = row.rebuilding || row.rebuild_requested_at !== null;
+    const recent = Date.now() - row.updated_at.getTime() < 10_000;
+    const state: ProjectionState = row.state === 'FAILED' ? 'FAILED' : !row.active ? 'STOPPED' : rebuilding ? 'REBUILDING' : row.state;
+    return {
+      name,
+      state,
+      position: row.position,
+      lag: await this.lag(row.position),
+      processedEvents: Number(row.processed),
+      eventsPerSecond: recent && row.active ? row.events_per_second : 0,
+      lastError: row.last_error,
+      lastErrorEventId: row.last_error_event,
+      updatedAt: row.updated_at,
+      active: row.active,
+      rebuild: rebuilding ? { position: row.rebuild_position, processedEvents: Number(row.rebuild_processed ?? 0), lag: await this.lag(row.rebuild_position) } : null,
+    };
+  }
+
+  private lag(position: string | null): Promise<number> {
+    return this.store.countAfter(position ?? undefined, LAG_COUNT_CAP);
+  }
+}

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { Trailmap } from '../src/app.js';
+import { Database } from '../src/modules/database/database.js';
+import { ProjectionsService } from '../src/projections/projections.service.js';
+import { apiKeys, bootTrailmap, graphql } from './support/app.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { caughtUp, readModels } from './support/projections.js';
+
+const RECORD = `mutation Record($events: [EventInput!]!) { recordEvents(events: $events) { results { id customerId duplicate } } }`;
+
+describe('projections', () => {
+  let testDatabase: TestDatabase;
+  let trailmap: Trailmap;
+  let database: Database;
+  let projections: ProjectionsService;
+
+  beforeAll(async () => {
+    testDatabase = await createTestDatabase({ migrated: false });
+    trailmap = await bootTrailmap(testDatabase.url, { TRAILMAP_SCHEDULER_INTERVAL: '1h' });
+    database = new Database(testDatabase.url, 4);
+    projections = trailmap.app.get(ProjectionsService);
+  });
+
+  afterAll(async () => {
+    await trailmap?.stop();
+    await database?.end();
+    await testDatabase?.drop();
+  });
+
+  const unique = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
+  const record = async (events: unknown[]) => {
+    const response = await graphql(trailmap, RECORD, { events }, apiKeys.ingest);
+    if (response.errors) throw new Error(JSON.stringify(response.errors));
+  };
+  const profileOf = async (customerId: string) =>
+    (await database.query<{ profile: Record<string, any> }>('SELECT profile FROM customer_profiles WHERE customer_id = $1', [customerId])).rows[0]?.profile;
+  const stageOf = async (customerId: string) =>
+    (await database.query<{ stage: string }>('SELECT stage FROM journey_states WHERE customer_id = $1', [customerId])).rows[0]?.stage;
+  const at = (minutes: number) => new Date(Date.UTC(2026, 10, 1, 9, 0) + minutes * 60_000).toISOString();
+
+  it('builds the unified profile, folding the anonymous history into the user once', async () => {
+    const anonymousId = unique('a');
+    const userId = unique('u');
+    await record([
+      { type: 'Ad Clicked', anonymousId, occurredAt: at(0), channel: 'web', properties: { ad_id: 'ad-1' } },
+      { type: 'Page Viewed', anonymousId, occurredAt: at(1), channel: 'web', properties: { path: '/' } },
+    ]);
+    await record([{ type: 'Identified', anonymousId, userId, occurredAt: at(2), traits: { email: 'Ada@Example.com', name: 'Ada Lovelace' } }]);
+    await record([
+      { type: 'Order Completed', userId, occurredAt: at(90), channel: 'mobile', properties: { order_id: 'o-1', revenue: 30 } },
+      { type: 'Order Completed', userId, occurredAt: at(95), properties: { order_id: 'o-2', revenue: 50 } },
+      { type: 'Page Viewed', anonymousId, occurredAt: at(96), properties: { path: '/thanks' } },
+    ]);
+    await caughtUp(projections);
+
+    const profile = await profileOf(userId);
+    expect(profile).toMatchObject({
+      customerId: userId,
+      email: 'Ada@Example.com',
+      name: 'Ada Lovelace',
+      firstSeenAt: at(0),
+      lastSeenAt: at(96),
+      channels: ['mobile', 'web'],
+      metrics: { events: 7, sessions: 2, pageViews: 2, orders: 2, revenue: 80, averageOrderValue: 40 },
+    });
+    expect(profile!.identities).toEqual(
+      expect.arrayContaining([
+        { kind: 'USER_ID', value: userId },
+        { kind: 'ANONYMOUS_ID', value: anonymousId },
+        { kind: 'EMAIL', value: 'ada@example.com' },
+      ]),
+    );
+    expect((await profileOf(`anon:${anonymousId}`))!.mergedInto).toBe(userId);
+    expect(await stageOf(userId)).toBe('RETENTION');
+  });
+
+  it('announces every stage transition on commit, with the event type that caused it', async () => {
+    const userId = unique('u');
+    const listener = new pg.Client({ connectionString: testDatabase.url });
+    await listener.connect();
+    const announced: Record<string, unknown>[] = [];
+    listener.on('notification', (message) => announced.push(JSON.parse(message.payload!)));
+    await listener.query('LISTEN trailmap_stage_changed');
+    try {
+      await record([
+        { type: 'Products Searched', userId, occurredAt: at(0), properties: { query: 'boots' } },
+        { type: 'Product Viewed', userId, occurredAt: at(1), properties: { product_id: 'p' } },
+        { type: 'Product Added', userId, occurredAt: at(2), properties: { product_id: 'p' } },
+      ]);
+      await caughtUp(projections);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(announced.filter((transition) => transition.customerId === userId)).toEqual([
+        expect.objectContaining({ from: null, to: 'DISCOVERY', eventType: 'Products Searched' }),
+        expect.objectContaining({ from: 'DISCOVERY', to: 'ENGAGEMENT', eventType: 'Product Viewed' }),
+        expect.objectContaining({ from: 'ENGAGEMENT', to: 'CONVERSION', eventType: 'Product Added' }),
+      ]);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it('keeps late events from overwriting newer traits', async () => {
+    const userId = unique('u');
+    await record([{ type: 'Identified', userId, occurredAt: at(10), traits: { plan: 'pro', name: 'New Name' } }]);
+    await record([{ type: 'Identified', userId, occurredAt: at(5), traits: { plan: 'free', name: 'Old Name', title: 'CTO' } }]);
+    await caughtUp(projections);
+    expect(await profileOf(userId)).toMatchObject({ name: 'New Name', traits: { plan: 'pro', title: 'CTO' }, firstSeenAt: at(5), lastSeenAt: at(10) });
+  });
+
+  it('writes only pseudonyms and declared, non-personal properties into analytics', async () => {
+    const userId = unique('u');
+    await record([
+      { type: 'Identified', userId, occurredAt: at(0), traits: { email: 'grace@example.com' } },
+      { type: 'Product Reviewed', userId, occurredAt: at(1), properties: { product_id: 'p-1', rating: 5, review_body: 'Grace loved it' } },
+      { type: 'Page Viewed', userId, occurredAt: at(2), properties: { path: '/p', url: 'https://shop.example/p?email=grace@example.com' } },
+    ]);
+    await caughtUp(projections);
+    const { rows } = await database.query<{ dump: string }>(
+      `SELECT string_agg(t::text, ' ') AS dump FROM (
+         SELECT row_to_json(e)::text AS t FROM analytics_events e UNION ALL SELECT row_to_json(s)::text FROM analytics_stage_transitions s
+         UNION ALL SELECT row_to_json(j)::text FROM analytics_journeys j UNION ALL SELECT row_to_json(c)::text FROM analytics_daily_customers c) AS tables`,
+    );
+    expect(rows[0]!.dump).not.toMatch(/grace|loved/i);
+    expect(rows[0]!.dump).not.toContain(userId);
+    expect(rows[0]!.dump).toContain('https://shop.example/p"');
+  });
+
+  it('rebuilds every projection by replay to the same content, while the live tables keep answering', async () => {
+    const customers = Array.from({ length: 20 }, () => unique('u'));
+    await record(
+      customers.flatMap((userId, index) => [
+        { type: 'Page Viewed', anonymousId: `${userId}-anon`, occurredAt: at(index), properties: { path: '/' } },
+        { type: 'Signed Up', anonymousId: `${userId}-anon`, userId, occurredAt: at(index + 1), traits: { email: `${userId}@example.com` } },
+        { type: 'Product Added', userId, occurredAt: at(index + 2), properties: { product_id: 'p' } },
+        ...(index % 2 ? [{ type: 'Order Completed', userId, occurredAt: at(index + 3), properties: { order_id: `o-${index}`, revenue: index } }] : []),
+      ]),
+    );
+    await caughtUp(projections);
+    const live = await readModels(database);
+
+    for (const { name } of projections.projections) await projections.requestRebuild(name);
+    expect((await projections.statuses()).every((status) => status.rebuild !== null || status.state === 'REBUILDING' || status.state === 'LIVE')).toBe(true);
+    await caughtUp(projections, 60_000);
+    expect(await readModels(database)).toEqual(live);
+    const statuses = await projections.statuses();
+    expect(statuses.map(({ name, state, lag }) => ({ name, state, lag }))).toEqual(
+      projections.projections.map(({ name }) => ({ name, state: 'LIVE', lag: 0 })),
+    );
+  }, 90_000);
+
+  it('reports each projection through the projections query', async () => {
+    const response = await graphql<{ projections: { name: string; state: string; lag: number; processedEvents: number; active: boolean }[] }>(
+      trailmap,
+      '{ projections { name state lag processedEvents active position } }',
+      undefined,
+      apiKeys.operator,
+    );
+    expect(response.errors).toBeUndefined();
+    expect(response.data!.projections.map((status) => status.name)).toEqual(['customer-profile', 'journey-stage', 'analytics']);
+    expect(response.data!.projections.every((status) => status.active && status.processedEvents > 0)).toBe(true);
+    const unknown = await graphql(trailmap, 'mutation { rebuildProjection(name: "nope") { name } }', undefined, apiKeys.operator);
+    expect(unknown.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+  });
+});
