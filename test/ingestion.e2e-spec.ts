@@ -163,6 +163,22 @@ describe('ingestion', () => {
       expect((await streamOf(userId)).map((event) => event.type)).toEqual(['Identity Linked', 'Page Viewed']);
     });
 
+    it('treats an anonymous event sent again after sign-in as the duplicate it is', async () => {
+      const anonymousId = unique('a');
+      const userId = unique('u');
+      const browsing = { id: randomUUID(), type: 'Product Viewed', anonymousId, properties: { product_id: 'p-1' } };
+      await record([browsing]);
+      await record([{ type: 'Identified', anonymousId, userId }]);
+      const resent = await record([browsing, { type: 'Cart Viewed', anonymousId }]);
+      expect(resent.errors).toBeUndefined();
+      expect(resent.data!.recordEvents.results.map(({ customerId, duplicate }) => [customerId, duplicate])).toEqual([
+        [userId, true],
+        [userId, false],
+      ]);
+      expect((await streamOf(`anon:${anonymousId}`)).map((event) => event.id)).toEqual([browsing.id]);
+      expect((await streamOf(userId)).map((event) => event.type)).toEqual(['Identity Linked', 'Identified', 'Cart Viewed']);
+    });
+
     it('refuses to link an anonymous id to a second user, and stores nothing of that request', async () => {
       const anonymousId = unique('a');
       await record([{ type: 'Signed Up', anonymousId, userId: unique('first') }]);

@@ -120,8 +120,8 @@ export const defaultEventTypes: readonly EventTypeDefinition[] = [
     category: 'DISCOVERY',
     version: 1,
     schema: objectWith({ referral_code: text, referrer_user_id: id, campaign: text, url: text }),
-    // A referral code is usually made from the referring customer's name or id.
-    piiFields: ['properties.referral_code', 'properties.referrer_user_id'],
+    // A referral code is usually made from the referring customer's name or id, and the link carries it.
+    piiFields: ['properties.referral_code', 'properties.referrer_user_id', 'properties.url'],
   },
 
   {

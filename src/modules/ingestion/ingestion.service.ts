@@ -3,11 +3,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { v5 as uuidV5 } from 'uuid';
 import { splitPersonalData, type EventCatalog } from '../../domain/catalog/index.js';
 import { ValidationFailed, type Problem } from '../../domain/errors.js';
-import { anonymousCustomerId, streamOf } from '../../domain/identity/identity.js';
+import { anonymousCustomerId, customerOf, isAnonymousCustomer, streamOf } from '../../domain/identity/identity.js';
 import { checkEvents, type AcceptedEvent, type IncomingEvent } from '../../domain/ingestion/incoming-event.js';
 import { CATALOG } from '../core/core.module.js';
 import { EVENT_STORE } from '../event-store/event-store.module.js';
-import type { AppendRequest, EventStore, NewEvent } from '../event-store/event-store.port.js';
+import { EventIdConflict, type AppendRequest, type EventStore, type NewEvent } from '../event-store/event-store.port.js';
 import { KeyVault } from '../privacy/key-vault.js';
 import { seal } from '../privacy/sealing.js';
 import { alreadyLinked, IdentityDirectory, type IdentityLink } from './identity-directory.js';
@@ -49,7 +49,7 @@ export class IngestionService {
     const all = [...found, ...problems.filter((problem) => !reported.has(problem.index))];
     if (all.length > 0) throw new ValidationFailed(all.sort((a, b) => (a.index ?? -1) - (b.index ?? -1)));
 
-    const { customers, links } = await this.attribute(accepted);
+    const { customers, links, linked } = await this.attribute(accepted);
     const correlationId = randomUUID();
     const keys = await this.keys.keysFor(customers, { create: true });
     const streams = new Map<string, NewEvent[]>();
@@ -66,17 +66,37 @@ export class IngestionService {
       append(customerId, this.sealed(event, customerId, keys.get(customerId), { source, receivedAt, correlationId }));
     });
 
-    const appends: AppendRequest[] = [...streams].map(([stream, streamEvents]) => ({ stream, events: streamEvents, expectedRevision: 'any' }));
-    const results = await this.identities.link(links, () => this.store.appendMany(appends));
-    const duplicates = new Map(results.flatMap((result) => result.events.map((event) => [event.id, event.duplicate])));
+    const duplicates = await this.identities.link(links, () => this.appendAll(streams, linked));
     return accepted.map((event, index) => ({ id: event.id, customerId: customers[index]!, duplicate: duplicates.get(event.id) ?? false }));
+  }
+
+  /**
+   * Appends every stream's events and tells which were already stored. An event sent before its
+   * visitor signed in and sent again after is in the visitor's stream: that is a duplicate too.
+   */
+  private async appendAll(streams: Map<string, NewEvent[]>, linked: ReadonlyMap<string, string>): Promise<Map<string, boolean>> {
+    const duplicates = new Map<string, boolean>();
+    for (;;) {
+      const appends: AppendRequest[] = [...streams]
+        .filter(([, events]) => events.length > 0)
+        .map(([stream, events]) => ({ stream, events, expectedRevision: 'any' }));
+      try {
+        const results = await this.store.appendMany(appends);
+        for (const result of results) for (const event of result.events) duplicates.set(event.id, event.duplicate);
+        return duplicates;
+      } catch (error) {
+        if (!(error instanceof EventIdConflict) || !sameCustomer(error, linked)) throw error;
+        duplicates.set(error.eventId, true);
+        streams.set(error.stream, streams.get(error.stream)!.filter((event) => event.id !== error.eventId));
+      }
+    }
   }
 
   /**
    * The customer of each event, in order: a user id names its customer; an anonymous id its
    * linked user, else its own anonymous customer. An event carrying both links them.
    */
-  private async attribute(events: AcceptedEvent[]): Promise<{ customers: string[]; links: IdentityLink[] }> {
+  private async attribute(events: AcceptedEvent[]): Promise<{ customers: string[]; links: IdentityLink[]; linked: Map<string, string> }> {
     const linked = await this.identities.linkedUsers(events.flatMap((event) => (event.anonymousId ? [event.anonymousId] : [])));
     const links: IdentityLink[] = [];
     const reserved: Problem[] = [];
@@ -98,7 +118,7 @@ export class IngestionService {
     });
     if (reserved.length > 0) throw new ValidationFailed(reserved);
     if (conflicting.length > 0) throw alreadyLinked(conflicting.map((index) => ({ index })));
-    return { customers, links };
+    return { customers, links, linked };
   }
 
   /** The event as the log keeps it: catalog PII paths sealed with the customer's data key. */
@@ -157,4 +177,10 @@ export class IngestionService {
       },
     };
   }
+}
+
+/** Whether the stream that already holds the event is the same customer's: their linked anonymous history. */
+function sameCustomer(conflict: EventIdConflict, linked: ReadonlyMap<string, string>): boolean {
+  const existing = customerOf(conflict.existingStream);
+  return isAnonymousCustomer(existing) && linked.get(existing.slice('anon:'.length)) === customerOf(conflict.stream);
 }

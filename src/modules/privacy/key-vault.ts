@@ -31,6 +31,8 @@ export class KeyVault {
     }
     if (missing.length === 0) return keys;
     if (create) {
+      // Rows inserted in one order by every writer: concurrent batches cannot deadlock on them.
+      missing.sort();
       const fresh = missing.map((customerId) => ({ customerId, wrapped: wrapDataKey(this.masterKey, randomBytes(32), customerId) }));
       await this.database.query(
         `INSERT INTO customer_keys (customer_id, wrapped_key, master_key_id)
