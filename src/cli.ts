@@ -1,14 +1,18 @@
 import { parseArgs } from 'node:util';
 import { configurationTable, InvalidConfiguration, loadConfig, type Config } from './config/config.js';
-import { EmbeddedPostgres } from './modules/database/embedded-postgres.js';
+import { NotFound } from './domain/errors.js';
+import { DataFolderInUse, EmbeddedPostgres } from './modules/database/embedded-postgres.js';
 import { migrate } from './modules/database/migrate.js';
 import { createLogger, type Logger } from './modules/logging/logger.js';
+import { rebuildCommand } from './modules/operations/rebuild-command.js';
 
 const usage = `Usage: npm run cli -- <command>
 
 Commands:
-  migrate        apply pending database migrations
-  config         print the configuration variables as a Markdown table
+  migrate          apply pending database migrations
+  rebuild <name>   rebuild a projection by replay (customer-profile, journey-stage, analytics or all),
+                   with a progress bar; the server keeps serving the old tables until the swap
+  config           print the configuration variables as a Markdown table
 `;
 
 /** The database of an operator command: DATABASE_URL, the running server's embedded one, or a fresh start of it. */
@@ -39,6 +43,14 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(applied.length ? `Applied ${applied.length} migration(s): ${applied.join(', ')}\n` : 'Nothing to migrate.\n');
       return 0;
     }
+    case 'rebuild': {
+      const names = positionals[1] === 'all' ? ['customer-profile', 'journey-stage', 'analytics'] : positionals.slice(1);
+      if (names.length === 0) throw new Error('rebuild needs the name of a projection (or all).');
+      await withDatabase(config, logger, async (url) => {
+        for (const name of names) await rebuildCommand(config, logger, url, name, process.stderr);
+      });
+      return 0;
+    }
     default:
       process.stderr.write(command ? `Unknown command: ${command}\n\n${usage}` : usage);
       return command ? 2 : 0;
@@ -48,7 +60,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`${error instanceof InvalidConfiguration ? error.message : String((error as Error).stack ?? error)}\n`);
+    const expected = error instanceof InvalidConfiguration || error instanceof NotFound || error instanceof DataFolderInUse;
+    process.stderr.write(`${expected ? (error as Error).message : String((error as Error).stack ?? error)}\n`);
     process.exit(error instanceof InvalidConfiguration ? 2 : 1);
   },
 );

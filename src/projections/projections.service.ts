@@ -82,7 +82,13 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
 
   onApplicationBootstrap() {
     if (this.config.TRAILMAP_PROJECTIONS === 'off') return;
-    for (const projection of this.projections) {
+    this.startRunners(this.projections.map((projection) => projection.name));
+    this.schedulerTimer = setInterval(() => void this.runScheduler(), this.config.TRAILMAP_SCHEDULER_INTERVAL);
+  }
+
+  /** Runs the named projections in this process too; each stays active on one instance only. */
+  startRunners(names: string[]) {
+    for (const projection of this.projections.filter(({ name }) => names.includes(name))) {
       const runner = new ProjectionRunner(projection, {
         database: this.database,
         store: this.store,
@@ -94,7 +100,22 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
       runner.start();
       this.runners.push(runner);
     }
-    this.schedulerTimer = setInterval(() => void this.runScheduler(), this.config.TRAILMAP_SCHEDULER_INTERVAL);
+  }
+
+  /**
+   * Rebuilds a projection and waits for the swap, reporting progress: on the instance that runs it,
+   * or in this process when none does (an operator command with the server stopped).
+   */
+  async rebuildAndWait(name: string, onProgress: (status: ProjectionStatus) => void, pollMs = 250): Promise<ProjectionStatus> {
+    let status = await this.requestRebuild(name);
+    if (!status.active) this.startRunners([name]);
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      status = await this.status(name);
+      onProgress(status);
+      if (status.state === 'FAILED') throw new Error(`The rebuild of ${name} failed: ${status.lastError}`);
+      if (status.rebuild === null && status.state === 'LIVE') return status;
+    }
   }
 
   async onModuleDestroy() {

@@ -146,13 +146,13 @@ export class PostgresEventStore implements EventStore {
     return rows[0] ? encodePosition(rows[0].transaction_id, rows[0].global_position) : undefined;
   }
 
+  /** Counts every committed event, those still behind the read horizon too: they are lag all the same. */
   async countAfter(position: string | undefined, cap = 1_000_000): Promise<number> {
     const [transactionId, globalPosition] = position ? decodePosition(position) : [0n, 0n];
     const { rows } = await this.database.query<{ count: string }>(
       `SELECT count(*) FROM (
          SELECT 1 FROM event_store_events
          WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
          LIMIT $3) AS after_position`,
       [transactionId.toString(), globalPosition.toString(), cap],
     );

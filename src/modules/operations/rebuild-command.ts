@@ -1,0 +1,38 @@
+import type { Config } from '../../config/config.js';
+import { ProjectionsService, type ProjectionStatus } from '../../projections/projections.service.js';
+import { loadCatalog } from '../catalog/load-catalog.js';
+import { Database } from '../database/database.js';
+import { createEventStore } from '../event-store/event-store.module.js';
+import type { Logger } from '../logging/logger.js';
+import { KeyVault } from '../privacy/key-vault.js';
+import { resolveSecrets } from '../privacy/secrets.js';
+
+/** `npm run cli -- rebuild <name>`: asks for a rebuild and draws its progress until the swap. */
+export async function rebuildCommand(config: Config, logger: Logger, databaseUrl: string, name: string, output: NodeJS.WriteStream): Promise<void> {
+  const database = new Database(databaseUrl, 4, 'trailmap-cli');
+  const [secrets, catalog] = await Promise.all([resolveSecrets(config, logger), loadCatalog(config)]);
+  const store = createEventStore(config, database, logger);
+  const projections = new ProjectionsService(config, logger, catalog, secrets, store, database, new KeyVault(database, secrets.masterKey));
+  const started = Date.now();
+  try {
+    const done = await projections.rebuildAndWait(name, (status) => output.write(progressLine(status, started, output.isTTY)));
+    output.write(`${output.isTTY ? '\r\x1b[2K' : ''}Rebuilt ${name}: ${done.processedEvents.toLocaleString('en')} events in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+  } finally {
+    await projections.onModuleDestroy();
+    await store.close();
+    await database.end();
+  }
+}
+
+function progressLine(status: ProjectionStatus, started: number, tty = false): string {
+  const done = status.rebuild?.processedEvents ?? status.processedEvents;
+  const total = done + (status.rebuild?.lag ?? status.lag ?? 0);
+  const share = total === 0 ? 1 : done / total;
+  const width = 30;
+  const bar = '#'.repeat(Math.round(share * width)).padEnd(width, '-');
+  const seconds = (Date.now() - started) / 1000;
+  const rate = seconds > 0 ? done / seconds : 0;
+  const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
+  const line = `[${bar}] ${(share * 100).toFixed(0).padStart(3)}%  ${done.toLocaleString('en')}/${total.toLocaleString('en')} events  ${Math.round(rate).toLocaleString('en')} ev/s  ETA ${eta.toFixed(0)} s  ${status.state}`;
+  return tty ? `\r\x1b[2K${line}` : `${line}\n`;
+}
