@@ -11,6 +11,9 @@ import type { Logger } from './modules/logging/logger.js';
 import { HealthController } from './modules/operations/health.controller.js';
 import { PrivacyModule } from './modules/privacy/privacy.module.js';
 import { projectionTypeDefs } from './projections/projections.resolver.js';
+import { catalogTypeDefs } from './modules/catalog/catalog.resolver.js';
+import { CustomersModule } from './modules/customers/customers.module.js';
+import { recordedEventTypeDefs } from './modules/customers/customers.resolver.js';
 import { ProjectionsModule } from './projections/projections.module.js';
 
 @Module({})
@@ -24,10 +27,11 @@ export class AppModule {
         PrivacyModule,
         IngestionModule,
         ProjectionsModule,
+        CustomersModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
           inject: [CONFIG, ApiKeyring, LOGGER],
-          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger) => graphqlOptions(config, keyring, logger, [projectionTypeDefs]),
+          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger) => graphqlOptions(config, keyring, logger, [projectionTypeDefs, catalogTypeDefs, recordedEventTypeDefs]),
         }),
       ],
       controllers: [HealthController],

@@ -10,7 +10,7 @@ const usage = `Usage: npm run cli -- <command>
 
 Commands:
   migrate          apply pending database migrations
-  rebuild <name>   rebuild a projection by replay (customer-profile, journey-stage, analytics or all),
+  rebuild <name>   rebuild a projection by replay (customer-profile, journey-stage, analytics, timeline or all),
                    with a progress bar; the server keeps serving the old tables until the swap
   config           print the configuration variables as a Markdown table
 `;
@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'rebuild': {
-      const names = positionals[1] === 'all' ? ['customer-profile', 'journey-stage', 'analytics'] : positionals.slice(1);
+      const names = positionals[1] === 'all' ? ['customer-profile', 'journey-stage', 'analytics', 'timeline'] : positionals.slice(1);
       if (names.length === 0) throw new Error('rebuild needs the name of a projection (or all).');
       await withDatabase(config, logger, async (url) => {
         for (const name of names) await rebuildCommand(config, logger, url, name, process.stderr);

@@ -91,7 +91,7 @@ describe('projections after crashes (real processes, demo traffic)', () => {
     );
     expect(rows[0]!.counted).toBe(rows[0]!.events);
 
-    for (const name of ['customer-profile', 'journey-stage', 'analytics']) {
+    for (const name of ['customer-profile', 'journey-stage', 'analytics', 'timeline']) {
       await fetch(`${second.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKeys.operator}` },

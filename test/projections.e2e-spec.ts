@@ -157,7 +157,7 @@ describe('projections', () => {
       apiKeys.operator,
     );
     expect(response.errors).toBeUndefined();
-    expect(response.data!.projections.map((status) => status.name)).toEqual(['customer-profile', 'journey-stage', 'analytics']);
+    expect(response.data!.projections.map((status) => status.name)).toEqual(['customer-profile', 'journey-stage', 'analytics', 'timeline']);
     expect(response.data!.projections.every((status) => status.active && status.processedEvents > 0)).toBe(true);
     const unknown = await graphql(trailmap, 'mutation { rebuildProjection(name: "nope") { name } }', undefined, apiKeys.operator);
     expect(unknown.errors![0]!.extensions!.code).toBe('NOT_FOUND');

@@ -14,6 +14,7 @@ import { AnalyticsProjection } from './analytics/analytics.projection.js';
 import { JourneyScheduler } from './journey/journey-scheduler.js';
 import { JourneyProjection } from './journey/journey.projection.js';
 import { ProfileProjection } from './profile/profile.projection.js';
+import { TimelineProjection } from './timeline/timeline.projection.js';
 import type { Projection } from './projection.js';
 import { ProjectionRunner } from './runner/projection-runner.js';
 
@@ -72,7 +73,12 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
     private readonly database: Database,
     private readonly keys: KeyVault,
   ) {
-    this.projections = [new ProfileProjection(secrets.identityKey), new JourneyProjection(), new AnalyticsProjection(secrets.pseudonymKey, catalog)];
+    this.projections = [
+      new ProfileProjection(secrets.identityKey),
+      new JourneyProjection(),
+      new AnalyticsProjection(secrets.pseudonymKey, catalog),
+      new TimelineProjection(),
+    ];
     this.control = new Notifications(database, PROJECTION_CONTROL_CHANNEL);
     this.scheduler = new JourneyScheduler(database, store, catalog, logger, {
       dormantAfterMs: config.TRAILMAP_DORMANT_AFTER,

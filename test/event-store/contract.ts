@@ -132,6 +132,23 @@ export function eventStoreContract(harness: EventStoreHarness): void {
       expect([...read.map((event) => event.position)].sort()).toEqual(read.map((event) => event.position));
     });
 
+    it('reads particular events by stream and revision, in the order asked', async () => {
+      const store = harness.store();
+      await store.append(stream('x'), events(3), { expectedRevision: 'no_stream' });
+      await store.append(stream('y'), events(2), { expectedRevision: 'no_stream' });
+      const read = await store.readEvents([
+        { stream: stream('y'), revision: 1 },
+        { stream: stream('x'), revision: 0 },
+        { stream: stream('x'), revision: 7 },
+        { stream: stream('x'), revision: 2 },
+      ]);
+      expect(read.map((event) => [event.stream, event.revision])).toEqual([
+        [stream('y'), 1],
+        [stream('x'), 0],
+        [stream('x'), 2],
+      ]);
+    });
+
     it('reads a missing stream as empty', async () => {
       expect(await collect(harness.store().readStream(stream('missing')))).toEqual([]);
     });

@@ -24,6 +24,7 @@ export async function readModels(database: Database): Promise<Record<string, unk
     analytics_daily_customers: 'SELECT * FROM analytics_daily_customers ORDER BY day, category, event_type, pseudonym',
     analytics_stage_transitions: 'SELECT * FROM analytics_stage_transitions ORDER BY pseudonym, event_id',
     analytics_journeys: 'SELECT * FROM analytics_journeys ORDER BY pseudonym',
+    timeline_entries: 'SELECT * FROM timeline_entries ORDER BY customer_id, revision',
   };
   const models: Record<string, unknown[]> = {};
   for (const [table, sql] of Object.entries(queries)) models[table] = (await database.query(sql)).rows;

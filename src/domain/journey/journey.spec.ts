@@ -345,17 +345,11 @@ describe('journey stage', () => {
       expect(afterwards).toMatchObject({ stage: 'RETENTION', completedOrders: 2, appliedRevisions: { 'anon:a-1': 3, 'u-lin': 1 } });
     });
 
-    it('starts a user whose first event is the link in the anonymous stage, in one transition', () => {
-      const step = mergeJourneys(null, fold(null, anonymousHistory), link);
-      expect(step.state).toMatchObject({ customerId: 'u-lin', stage: 'CONVERSION', enteredAt: minute(21) });
-      expect(step.transition).toEqual({
-        customerId: 'u-lin',
-        from: null,
-        to: 'CONVERSION',
-        at: minute(21),
-        eventType: 'Identity Linked',
-        secondsInPreviousStage: null,
-      });
+    it("continues the visitor's journey for a user whose first event is the link: same stage, same entry, no new move", () => {
+      const visitor = fold(null, anonymousHistory);
+      const step = mergeJourneys(null, visitor, link);
+      expect(step.state).toMatchObject({ customerId: 'u-lin', stage: 'CONVERSION', enteredAt: visitor.stage === 'CONVERSION' ? visitor.enteredAt : '' });
+      expect(step.transition).toBeUndefined();
     });
 
     it('refuses to merge a state the link does not name', () => {

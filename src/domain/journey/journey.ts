@@ -78,7 +78,8 @@ export function evolveJourney(state: JourneyState | null, event: CustomerEvent):
  * The user's journey with an anonymous visitor's merged in, on the `Identity Linked` event that links
  * them (applied here too, once): the later lifecycle stage of the two wins (DORMANT below all), orders add
  * up. A state already merged (marked `mergedInto`, or whose every event the user's has applied) changes
- * nothing. The transition, if any, is the link's: from the user's stage before it to the merged stage.
+ * nothing. The transition, if any, is the link's: from the user's stage before it (the visitor's, for a user
+ * with no journey yet: theirs continues) to the merged stage.
  */
 export function mergeJourneys(
   user: JourneyState | null,
@@ -96,11 +97,13 @@ export function mergeJourneys(
     return withLink;
   }
 
+  // A user with no journey of their own continues the visitor's: its stage, its time in it, no new move.
+  const continued = user === null ? anonymous : before;
   const stage = stageRank(anonymous.stage) > stageRank(before.stage) ? anonymous.stage : before.stage;
   const merged = canonicalJourney({
     ...before,
     stage,
-    enteredAt: stage === before.stage ? before.enteredAt : link.occurredAt,
+    enteredAt: stage === continued.stage ? continued.enteredAt : link.occurredAt,
     completedOrders: before.completedOrders + anonymous.completedOrders,
     lastActivityAt: laterOf(before.lastActivityAt, anonymous.lastActivityAt),
     dormancyRecordedFor: laterOf(before.dormancyRecordedFor, anonymous.dormancyRecordedFor),
@@ -111,8 +114,8 @@ export function mergeJourneys(
     },
     appliedRevisions: unionOfRevisions(before.appliedRevisions, anonymous.appliedRevisions),
   });
-  if (user !== null && merged.stage === user.stage) return { state: merged };
-  return { state: merged, transition: transitionOf(user, merged, link) };
+  if (merged.stage === continued.stage) return { state: merged };
+  return { state: merged, transition: transitionOf(continued, merged, link) };
 }
 
 /** The anonymous state once merged into `userId`'s: store it so a later link merges nothing again. */

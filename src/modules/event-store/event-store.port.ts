@@ -99,6 +99,8 @@ export interface EventStore {
   appendMany(appends: AppendRequest[]): Promise<AppendResult[]>;
   /** Reads one stream page by page; a missing stream reads as empty. */
   readStream(stream: string, options?: ReadStreamOptions): AsyncIterable<StoredEvent>;
+  /** Particular events by stream and revision, in the order asked; those that do not exist are left out. */
+  readEvents(refs: readonly { stream: string; revision: number }[]): Promise<StoredEvent[]>;
   /** One page of the global order, for projections. Never skips an event that commits late. */
   readAll(options?: ReadAllOptions): Promise<StoredEvent[]>;
   /** Catch-up then live; resumes by itself after a dropped connection; ends on `signal`. */

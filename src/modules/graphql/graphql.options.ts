@@ -13,9 +13,10 @@ import type { Logger } from '../logging/logger.js';
 /** The public contract, served as-is; modules add to it with `extend type`. */
 export const contractTypeDefs = readFileSync(new URL('../../../contract/schema.graphql', import.meta.url), 'utf8');
 
-/** What every resolver receives: who is calling. */
+/** What every resolver receives: who is calling, and the request's batching loaders. */
 export interface RequestContext {
   principal?: Principal;
+  loaders: Map<string, unknown>;
 }
 
 interface SubscriptionContext {
@@ -33,7 +34,7 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     graphiql: development,
     context: (request: { req?: Request } & SubscriptionContext): RequestContext => {
       const authorization = request.req ? request.req.headers.authorization : request.connectionParams?.authorization;
-      return { principal: keyring.authenticate(presentedKey(typeof authorization === 'string' ? authorization : undefined)) };
+      return { principal: keyring.authenticate(presentedKey(typeof authorization === 'string' ? authorization : undefined)), loaders: new Map() };
     },
     formatError: (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
       const original = unwrapResolverError(error);

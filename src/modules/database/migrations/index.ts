@@ -7,6 +7,7 @@ import { Analytics1764144700000 } from '../../../projections/analytics/analytics
 import { JourneyStages1764144600000 } from '../../../projections/journey/journey.migration.js';
 import { CustomerProfiles1764144500000 } from '../../../projections/profile/profile.migration.js';
 import { ProjectionCheckpoints1764144400000 } from '../../../projections/runner/checkpoints.migration.js';
+import { Timeline1764144800000 } from '../../../projections/timeline/timeline.migration.js';
 
 /** Every schema change, in the order it is applied. */
 export const migrations: (new () => MigrationInterface)[] = [
@@ -18,4 +19,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   CustomerProfiles1764144500000,
   JourneyStages1764144600000,
   Analytics1764144700000,
+  Timeline1764144800000,
 ];

@@ -159,6 +159,16 @@ export class EventStoreDbEventStore implements EventStore {
     }
   }
 
+  async readEvents(refs: readonly { stream: string; revision: number }[]): Promise<StoredEvent[]> {
+    const found = await Promise.all(
+      refs.map(async ({ stream, revision }) => {
+        for await (const event of this.readStream(stream, { from: revision, limit: 1 })) return event.revision === revision ? event : undefined;
+        return undefined;
+      }),
+    );
+    return found.filter((event): event is StoredEvent => event !== undefined);
+  }
+
   async readAll({ after, limit = Infinity, streamPrefix }: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const events: StoredEvent[] = [];
     if (limit <= 0) return events;

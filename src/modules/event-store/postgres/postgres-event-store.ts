@@ -98,6 +98,17 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  async readEvents(refs: readonly { stream: string; revision: number }[]): Promise<StoredEvent[]> {
+    if (refs.length === 0) return [];
+    const { rows } = await this.database.query<EventRow & { wanted: string }>(
+      `SELECT ${EVENT_COLUMNS}, wanted FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS ref(stream, revision, wanted)
+       JOIN event_store_events USING (stream, revision)
+       ORDER BY wanted`,
+      [refs.map((ref) => ref.stream), refs.map((ref) => ref.revision)],
+    );
+    return rows.map(toStoredEvent);
+  }
+
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const { rows } = await this.database.query<EventRow>(...readAllQuery(options));
     return rows.map(toStoredEvent);

@@ -1,0 +1,152 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { EventCatalog } from '../../domain/catalog/index.js';
+import type { CustomerEvent, JourneyStage } from '../../domain/customer-event.js';
+import { ValidationFailed } from '../../domain/errors.js';
+import { anonymousCustomerId, identityHash, streamOf, type IdentityKind } from '../../domain/identity/identity.js';
+import type { CustomerProfile } from '../../domain/profile/index.js';
+import { toCustomerEvents } from '../../projections/runner/customer-events.js';
+import { CATALOG, SECRETS } from '../core/core.module.js';
+import { Database } from '../database/database.js';
+import { EVENT_STORE } from '../event-store/event-store.module.js';
+import type { EventStore } from '../event-store/event-store.port.js';
+import { KeyVault } from '../privacy/key-vault.js';
+import type { Secrets } from '../privacy/secrets.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+
+/** A customer as the API serves it: the profile and, when the journey projection has it, the stage. */
+export interface CustomerView {
+  id: string;
+  profile: CustomerProfile;
+  stage: JourneyStage | null;
+  stageEnteredAt: string | null;
+}
+
+export interface StageTransitionView {
+  customerId: string;
+  from: JourneyStage | null;
+  to: JourneyStage;
+  at: Date;
+  eventType: string;
+}
+
+export interface Page<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+export const PAGE_SIZE_LIMIT = 500;
+
+interface CustomerRow {
+  customer_id: string;
+  profile: CustomerProfile;
+  stage: JourneyStage | null;
+  entered_at: Date | null;
+}
+
+const CUSTOMER_COLUMNS = `p.customer_id, p.profile, j.stage, j.entered_at`;
+const CUSTOMER_SOURCE = `customer_profiles p LEFT JOIN journey_states j ON j.customer_id = p.customer_id`;
+
+/** Reads of the customer read models: profiles, identities, stages and timelines. */
+@Injectable()
+export class CustomersService {
+  constructor(
+    private readonly database: Database,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(CATALOG) private readonly catalog: EventCatalog,
+    @Inject(SECRETS) private readonly secrets: Secrets,
+    private readonly keys: KeyVault,
+  ) {}
+
+  /** The unified customer; an anonymous visitor folded into a user is that user. */
+  async customer(id: string): Promise<CustomerView | null> {
+    const { rows } = await this.database.query<CustomerRow>(
+      `SELECT ${CUSTOMER_COLUMNS} FROM ${CUSTOMER_SOURCE}
+       WHERE p.customer_id = coalesce((SELECT merged_into FROM customer_profiles WHERE customer_id = $1), $1)`,
+      [id],
+    );
+    return rows[0] ? toView(rows[0]) : null;
+  }
+
+  async customerByIdentity(kind: IdentityKind, value: string): Promise<CustomerView | null> {
+    if (kind === 'USER_ID') return this.customer(value.trim());
+    if (kind === 'ANONYMOUS_ID') return this.customer(anonymousCustomerId(value.trim()));
+    const { rows } = await this.database.query<CustomerRow>(
+      `SELECT ${CUSTOMER_COLUMNS} FROM customer_identities i JOIN ${CUSTOMER_SOURCE} ON p.customer_id = i.customer_id
+       WHERE i.identity_hash = $1 ORDER BY p.last_seen_at DESC NULLS LAST, p.customer_id LIMIT 1`,
+      [identityHash(this.secrets.identityKey, { kind, value })],
+    );
+    return rows[0] ? toView(rows[0]) : null;
+  }
+
+  /** Customers by id order, so pages stay stable while new customers arrive. */
+  async customers(stage: JourneyStage | undefined, first: number, after: string | undefined): Promise<Page<CustomerView> & { totalCount: number }> {
+    const limit = pageSize(first);
+    const afterId = after === undefined ? '' : decodeCursor(after, 'after', ['string'])[0]!;
+    const [page, total] = await Promise.all([
+      this.database.query<CustomerRow>(
+        `SELECT ${CUSTOMER_COLUMNS} FROM ${CUSTOMER_SOURCE}
+         WHERE p.merged_into IS NULL AND p.customer_id > $1 AND ($2::text IS NULL OR j.stage = $2)
+         ORDER BY p.customer_id LIMIT $3`,
+        [afterId, stage ?? null, limit + 1],
+      ),
+      this.database.query<{ count: string }>(
+        `SELECT count(*) FROM ${CUSTOMER_SOURCE} WHERE p.merged_into IS NULL AND ($1::text IS NULL OR j.stage = $1)`,
+        [stage ?? null],
+      ),
+    ]);
+    return { ...toPage(page.rows.map(toView), limit, (customer) => [customer.id]), totalCount: Number(total.rows[0]!.count) };
+  }
+
+  /** Stage histories of many customers in one query, oldest first; a folded visitor's history is the customer's. */
+  async stageHistories(customerIds: readonly string[]): Promise<StageTransitionView[][]> {
+    const { rows } = await this.database.query<{ customer_id: string; from_stage: JourneyStage | null; to_stage: JourneyStage; at: Date; event_type: string }>(
+      `SELECT coalesce(p.merged_into, t.customer_id) AS customer_id, t.from_stage, t.to_stage, t.at, t.event_type
+       FROM journey_transitions t LEFT JOIN customer_profiles p ON p.customer_id = t.customer_id AND p.merged_into IS NOT NULL
+       WHERE t.customer_id = ANY($1::text[]) OR p.merged_into = ANY($1::text[])
+       ORDER BY 1, t.at, t.position`,
+      [customerIds],
+    );
+    const byCustomer = new Map<string, StageTransitionView[]>();
+    for (const row of rows) {
+      const history = byCustomer.get(row.customer_id) ?? [];
+      history.push({ customerId: row.customer_id, from: row.from_stage, to: row.to_stage, at: row.at, eventType: row.event_type });
+      byCustomer.set(row.customer_id, history);
+    }
+    return customerIds.map((customerId) => byCustomer.get(customerId) ?? []);
+  }
+
+  /**
+   * The customer's whole history from the log, oldest first by when it happened, the anonymous
+   * history folded into them included; personal data opened only when `personalData` is allowed.
+   */
+  async timeline(customerId: string, first: number, after: string | undefined, personalData: boolean): Promise<Page<CustomerEvent>> {
+    const limit = pageSize(first);
+    const [occurredAt, owner, revision] = after === undefined ? ['-infinity', '', -1] : decodeCursor(after, 'after', ['instant', 'string', 'number']);
+    const { rows } = await this.database.query<{ customer_id: string; revision: string }>(
+      `SELECT customer_id, revision FROM timeline_entries
+       WHERE customer_id IN (SELECT $1 UNION ALL SELECT customer_id FROM customer_profiles WHERE merged_into = $1)
+         AND (occurred_at, customer_id, revision) > ($2::timestamptz, $3::text, $4::bigint)
+       ORDER BY occurred_at, customer_id, revision LIMIT $5`,
+      [customerId, occurredAt, owner, revision, limit + 1],
+    );
+    const stored = await this.store.readEvents(rows.map((row) => ({ stream: streamOf(row.customer_id), revision: Number(row.revision) })));
+    const events = await toCustomerEvents(stored, this.catalog, this.keys, { openPersonalData: personalData });
+    return toPage(events, limit, (event) => [event.occurredAt, event.customerId, event.revision]);
+  }
+}
+
+function toView(row: CustomerRow): CustomerView {
+  return { id: row.customer_id, profile: row.profile, stage: row.stage, stageEnteredAt: row.entered_at?.toISOString() ?? null };
+}
+
+function toPage<T>(items: T[], limit: number, cursorOf: (item: T) => (string | number)[]): Page<T> {
+  const edges = items.slice(0, limit).map((node) => ({ cursor: encodeCursor(cursorOf(node)), node }));
+  return { edges, pageInfo: { hasNextPage: items.length > limit, endCursor: edges.at(-1)?.cursor ?? null } };
+}
+
+function pageSize(first: number): number {
+  if (!Number.isInteger(first) || first < 0 || first > PAGE_SIZE_LIMIT) {
+    throw new ValidationFailed([{ field: 'first', rule: 'range', message: `first must be an integer from 0 to ${PAGE_SIZE_LIMIT}` }]);
+  }
+  return first;
+}
