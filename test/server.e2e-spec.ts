@@ -1,8 +1,9 @@
 import { createClient } from 'graphql-ws';
+import pg from 'pg';
 import WebSocket from 'ws';
 import type { Trailmap } from '../src/app.js';
 import { Database } from '../src/modules/database/database.js';
-import { bootTrailmap, graphql } from './support/app.js';
+import { apiKeys, bootTrailmap, graphql } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 describe('the server', () => {
@@ -54,6 +55,45 @@ describe('the server', () => {
       expect(result).toEqual({ data: { __typename: 'Query' } });
     } finally {
       await client.dispose();
+    }
+  });
+});
+
+describe('a graceful shutdown', () => {
+  it('finishes the requests in flight before closing the database', async () => {
+    const database = await createTestDatabase();
+    const trailmap = await bootTrailmap(database.url);
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    try {
+      const record = (userId: string) =>
+        graphql<{ recordEvents: { results: { duplicate: boolean }[] } }>(
+          trailmap,
+          'mutation($events: [EventInput!]!) { recordEvents(events: $events) { results { duplicate } } }',
+          { events: [{ type: 'Page Viewed', userId }] },
+          apiKeys.ingest,
+        );
+      await record('held');
+      // Hold the stream's row lock: the next append to it waits inside its request.
+      await holder.query('BEGIN');
+      await holder.query("SELECT * FROM event_store_streams WHERE stream = 'customer-held' FOR UPDATE");
+      const inFlight = record('held');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      let stopped = false;
+      const stopping = trailmap.stop().then(() => (stopped = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(stopped).toBe(false);
+      await expect(fetch(`${trailmap.url}/health/live`)).rejects.toThrow();
+
+      await holder.query('COMMIT');
+      expect((await inFlight).data!.recordEvents.results).toEqual([{ duplicate: false }]);
+      await stopping;
+      const { rows } = await holder.query("SELECT count(*)::int AS count FROM event_store_events WHERE stream = 'customer-held'");
+      expect(rows[0].count).toBe(2);
+    } finally {
+      await holder.end();
+      await trailmap.stop();
+      await database.drop();
     }
   });
 });

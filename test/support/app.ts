@@ -12,13 +12,17 @@ export const apiKeys = {
   operator: 'test-operator-key-0000000',
 } as const;
 
+/** Keys shared by every instance a test file starts, as the instances of one deployment share them. */
+const masterKey = randomBytes(32).toString('base64');
+const pseudonymKey = randomBytes(32).toString('base64');
+
 export const testEnvironment = (): Environment => ({
   PORT: '0',
   LOG_LEVEL: 'silent',
   NODE_ENV: 'test',
   TRAILMAP_API_KEYS: Object.entries(apiKeys).map(([role, key]) => `${key}:${role}`).join(','),
-  TRAILMAP_MASTER_KEY: randomBytes(32).toString('base64'),
-  TRAILMAP_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
+  TRAILMAP_MASTER_KEY: masterKey,
+  TRAILMAP_PSEUDONYM_KEY: pseudonymKey,
 });
 
 /** The real application on a test database, listening on a free port. */

@@ -41,11 +41,16 @@ export class KeyVault {
         [JSON.stringify(fresh), this.masterKeyId],
       );
     }
-    const { rows } = await this.database.query<{ customer_id: string; wrapped_key: SealedEnvelope | null }>(
-      'SELECT customer_id, wrapped_key FROM customer_keys WHERE customer_id = ANY($1::text[])',
+    const { rows } = await this.database.query<{ customer_id: string; wrapped_key: SealedEnvelope | null; master_key_id: string | null }>(
+      'SELECT customer_id, wrapped_key, master_key_id FROM customer_keys WHERE customer_id = ANY($1::text[])',
       [missing],
     );
     for (const row of rows) {
+      if (row.wrapped_key && row.master_key_id !== this.masterKeyId) {
+        throw new Error(
+          `The data key of customer ${row.customer_id} is wrapped by master key ${row.master_key_id}, not by the configured one (${this.masterKeyId}): set TRAILMAP_MASTER_KEY to the key this database was written with.`,
+        );
+      }
       const key = row.wrapped_key ? unwrapDataKey(this.masterKey, row.wrapped_key, row.customer_id) : null;
       this.remember(row.customer_id, key);
       keys.set(row.customer_id, key ?? undefined);
