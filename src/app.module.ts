@@ -7,9 +7,12 @@ import { CONFIG, CoreModule, LOGGER, type Runtime } from './modules/core/core.mo
 import { EventStoreModule } from './modules/event-store/event-store.module.js';
 import { graphqlOptions } from './modules/graphql/graphql.options.js';
 import { IngestionModule } from './modules/ingestion/ingestion.module.js';
+import { LiveModule } from './modules/live/live.module.js';
 import type { Logger } from './modules/logging/logger.js';
 import { HealthController } from './modules/operations/health.controller.js';
 import { PrivacyModule } from './modules/privacy/privacy.module.js';
+import { PrivacyRightsModule } from './modules/privacy/privacy-rights.module.js';
+import { privacyTypeDefs } from './modules/privacy/privacy.resolver.js';
 import { projectionTypeDefs } from './projections/projections.resolver.js';
 import { catalogTypeDefs } from './modules/catalog/catalog.resolver.js';
 import { CustomersModule } from './modules/customers/customers.module.js';
@@ -28,10 +31,12 @@ export class AppModule {
         IngestionModule,
         ProjectionsModule,
         CustomersModule,
+        LiveModule,
+        PrivacyRightsModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
           inject: [CONFIG, ApiKeyring, LOGGER],
-          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger) => graphqlOptions(config, keyring, logger, [projectionTypeDefs, catalogTypeDefs, recordedEventTypeDefs]),
+          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger) => graphqlOptions(config, keyring, logger, [projectionTypeDefs, catalogTypeDefs, recordedEventTypeDefs, privacyTypeDefs]),
         }),
       ],
       controllers: [HealthController],

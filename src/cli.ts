@@ -5,13 +5,24 @@ import { DataFolderInUse, EmbeddedPostgres } from './modules/database/embedded-p
 import { migrate } from './modules/database/migrate.js';
 import { createLogger, type Logger } from './modules/logging/logger.js';
 import { rebuildCommand } from './modules/operations/rebuild-command.js';
+import { withServices } from './modules/operations/command-context.js';
+import { EVENT_STORE } from './modules/event-store/event-store.module.js';
+import type { EventStore } from './modules/event-store/event-store.port.js';
+import { IdentityDirectory } from './modules/ingestion/identity-directory.js';
+import { KeyVault } from './modules/privacy/key-vault.js';
+import { PrivacyService } from './modules/privacy/privacy.service.js';
+
+const PROJECTIONS = ['customer-profile', 'journey-stage', 'analytics', 'timeline'];
 
 const usage = `Usage: npm run cli -- <command>
 
 Commands:
   migrate          apply pending database migrations
-  rebuild <name>   rebuild a projection by replay (customer-profile, journey-stage, analytics, timeline or all),
-                   with a progress bar; the server keeps serving the old tables until the swap
+  rebuild <name>   rebuild a projection by replay (customer-profile, journey-stage, analytics, timeline,
+                   identity-links or all), with a progress bar; the server keeps serving the old tables
+                   until the swap
+  export <id>      print everything held on a customer as JSON, personal data opened (access request)
+  rewrap-keys      re-wrap every customer data key under TRAILMAP_MASTER_KEY after a rotation
   config           print the configuration variables as a Markdown table
 `;
 
@@ -44,11 +55,43 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'rebuild': {
-      const names = positionals[1] === 'all' ? ['customer-profile', 'journey-stage', 'analytics', 'timeline'] : positionals.slice(1);
+      const names = positionals[1] === 'all' ? ['identity-links', ...PROJECTIONS] : positionals.slice(1);
       if (names.length === 0) throw new Error('rebuild needs the name of a projection (or all).');
-      await withDatabase(config, logger, async (url) => {
-        for (const name of names) await rebuildCommand(config, logger, url, name, process.stderr);
-      });
+      await withDatabase(config, logger, (url) =>
+        withServices(config, logger, url, async (services) => {
+          for (const name of names) {
+            if (name !== 'identity-links') {
+              await rebuildCommand(services, name, process.stderr);
+              continue;
+            }
+            const keys = services.get(KeyVault);
+            const links = await services.get(IdentityDirectory).rebuild(services.get<EventStore>(EVENT_STORE), (customerIds) => keys.destroyedAmong(customerIds));
+            process.stderr.write(`Rebuilt identity-links: ${links} links.\n`);
+          }
+        }),
+      );
+      return 0;
+    }
+    case 'export': {
+      const customerId = positionals[1];
+      if (!customerId) throw new Error('export needs a customer id.');
+      await withDatabase(config, logger, (url) =>
+        withServices(config, logger, url, async (services) => {
+          // Streams the events, so a long history never sits in memory.
+          process.stdout.write('{"events":[');
+          let first = true;
+          const exported = await services.get(PrivacyService).export(customerId, (event) => {
+            process.stdout.write(`${first ? '' : ','}\n${JSON.stringify(event)}`);
+            first = false;
+          });
+          process.stdout.write(`\n],${JSON.stringify(exported).slice(1)}\n`);
+        }),
+      );
+      return 0;
+    }
+    case 'rewrap-keys': {
+      const rewrapped = await withDatabase(config, logger, (url) => withServices(config, logger, url, (services) => services.get(KeyVault).rewrapAll()));
+      process.stdout.write(`Re-wrapped ${rewrapped} data key(s) under the current master key.\n`);
       return 0;
     }
     default:

@@ -99,6 +99,17 @@ export const variables = {
     defaultText: 'unset (generated)',
     schema: secretKey,
   }),
+  TRAILMAP_PREVIOUS_MASTER_KEYS: variable({
+    description:
+      'Master keys in use before the current one, comma-separated: data keys they wrapped stay readable until `npm run cli -- rewrap-keys` re-wraps them under TRAILMAP_MASTER_KEY.',
+    accepts: 'comma-separated keys of 32 bytes, base64 or hex',
+    defaultText: 'unset',
+    schema: z
+      .string()
+      .optional()
+      .refine((value) => value === undefined || value.split(',').every((key) => decodeKey(key.trim()) !== undefined))
+      .transform((value) => (value === undefined ? [] : value.split(',').map((key) => decodeKey(key.trim())!))),
+  }),
   TRAILMAP_PSEUDONYM_KEY: variable({
     description: 'Keys the HMAC pseudonyms of analytics tables and the hashes of the identity index. Unset outside production: generated into TRAILMAP_DATA_DIR.',
     accepts: '32 bytes, base64 or hex',

@@ -213,3 +213,19 @@ describe('the properties analytics may keep', () => {
     expect(analyticsProperties(catalog, 'Wishlist Shared', { wishlist: 'birthday', count: 3 })).toEqual({});
   });
 });
+
+describe('URLs in events', () => {
+  const catalog = createCatalog(defaultEventTypes);
+
+  it('keep their address in the plain event and their query string and fragment with the personal values', () => {
+    const event = {
+      properties: { path: '/p?ref=x', url: 'https://shop.example/p?email=ada@example.com#top', title: 'P' },
+      context: { page: { url: 'https://shop.example/p?token=abc', referrer: 'https://mail.example/' } },
+    };
+    const { plain, personal } = splitPersonalData(catalog, 'Page Viewed', event);
+    expect(plain.properties).toEqual({ path: '/p', url: 'https://shop.example/p', title: 'P' });
+    expect(plain.context).toEqual({ page: { url: 'https://shop.example/p', referrer: 'https://mail.example/' } });
+    expect(JSON.stringify(plain)).not.toContain('ada@example.com');
+    expect(mergePersonalData(plain, personal)).toEqual(event);
+  });
+});

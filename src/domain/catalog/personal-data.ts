@@ -17,7 +17,8 @@ export interface EventSections {
 export type PersonalData = Record<string, unknown>;
 
 /**
- * The event without its personal values, and those values by location. A catalog path naming an array
+ * The event without its personal values, and those values by location; URLs keep their address in
+ * the plain event, their query string and fragment go with the personal values. A catalog path naming an array
  * removes the whole array; a path continuing into an array removes that field from each element.
  */
 export function splitPersonalData<Event extends EventSections>(
@@ -28,7 +29,9 @@ export function splitPersonalData<Event extends EventSections>(
   const personal: PersonalData = {};
   // Ancestors first, so that a value nested in one already removed is not recorded twice.
   const paths = [...catalog.piiFieldsOf(type)].sort((a, b) => a.split('.').length - b.split('.').length);
-  const plain = paths.reduce((remaining, path) => extract(remaining, path.split('.'), '', personal), event as unknown);
+  const withoutPaths = paths.reduce((remaining, path) => extract(remaining, path.split('.'), '', personal), event as unknown);
+  // Query strings and fragments of URLs carry whatever a site put there (emails, tokens): the plain part keeps the address only.
+  const plain = withoutUrlQueries(withoutPaths, '', personal);
   return { plain: plain as Event, personal };
 }
 
@@ -84,6 +87,21 @@ function describedValue(schema: JsonSchema, value: unknown, field: string, path:
 
 function isUrlField(field: string): boolean {
   return field === 'url' || field === 'referrer' || field === 'path' || field.endsWith('_url');
+}
+
+function withoutUrlQueries(value: unknown, location: string, personal: PersonalData): unknown {
+  if (Array.isArray(value)) return value.map((element, index) => withoutUrlQueries(element, `${location}[${index}]`, personal));
+  if (!isObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([field, inner]) => {
+      const path = location ? `${location}.${field}` : field;
+      if (typeof inner === 'string' && isUrlField(field) && /[?#]/.test(inner)) {
+        personal[path] = inner;
+        return [field, inner.split(/[?#]/, 1)[0]];
+      }
+      return [field, withoutUrlQueries(inner, path, personal)];
+    }),
+  );
 }
 
 function extract(value: unknown, [field, ...rest]: string[], location: string, personal: PersonalData): unknown {

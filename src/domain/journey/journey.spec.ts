@@ -346,9 +346,10 @@ describe('journey stage', () => {
     });
 
     it("continues the visitor's journey for a user whose first event is the link: same stage, same entry, no new move", () => {
-      const visitor = fold(null, anonymousHistory);
+      const visitor = fold(null, anonymousHistory)!;
       const step = mergeJourneys(null, visitor, link);
-      expect(step.state).toMatchObject({ customerId: 'u-lin', stage: 'CONVERSION', enteredAt: visitor.stage === 'CONVERSION' ? visitor.enteredAt : '' });
+      expect(visitor.stage).toBe('CONVERSION');
+      expect(step.state).toMatchObject({ customerId: 'u-lin', stage: 'CONVERSION', enteredAt: visitor.enteredAt });
       expect(step.transition).toBeUndefined();
     });
 

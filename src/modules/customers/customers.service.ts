@@ -69,7 +69,12 @@ export class CustomersService {
 
   async customerByIdentity(kind: IdentityKind, value: string): Promise<CustomerView | null> {
     if (kind === 'USER_ID') return this.customer(value.trim());
-    if (kind === 'ANONYMOUS_ID') return this.customer(anonymousCustomerId(value.trim()));
+    if (kind === 'ANONYMOUS_ID') {
+      const visitor = anonymousCustomerId(value.trim());
+      const customer = await this.customer(visitor);
+      // A forgotten customer's anonymous ids no longer lead to them.
+      return customer && customer.id !== visitor && customer.profile.forgotten ? null : customer;
+    }
     const { rows } = await this.database.query<CustomerRow>(
       `SELECT ${CUSTOMER_COLUMNS} FROM customer_identities i JOIN ${CUSTOMER_SOURCE} ON p.customer_id = i.customer_id
        WHERE i.identity_hash = $1 ORDER BY p.last_seen_at DESC NULLS LAST, p.customer_id LIMIT 1`,

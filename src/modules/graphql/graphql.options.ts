@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
+import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
 import type { Request } from 'express';
 import type { GraphQLFormattedError } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { ServerOptions } from 'graphql-ws';
+import type { WebSocket } from 'ws';
 import type { Config } from '../../config/config.js';
 import type { ApiKeyring, Principal } from '../auth/api-keys.js';
 import { presentedKey } from '../auth/authorize.js';
@@ -25,11 +28,11 @@ interface SubscriptionContext {
 
 export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logger, extensions: string[] = []): ApolloDriverConfig {
   const development = config.NODE_ENV !== 'production';
-  return {
+  const options: ApolloDriverConfig = {
     path: '/graphql',
     typeDefs: [contractTypeDefs, ...extensions],
     resolvers: { DateTime: DateTimeResolver, JSON: JSONResolver },
-    subscriptions: { 'graphql-ws': { path: '/graphql' } },
+    subscriptions: { 'graphql-ws': graphqlWsOptions(keyring, (formatted, error) => options.formatError!(formatted, error)) },
     introspection: development,
     graphiql: development,
     context: (request: { req?: Request } & SubscriptionContext): RequestContext => {
@@ -50,4 +53,34 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
       };
     },
   };
+  return options;
+}
+
+/** Close code of a socket whose `connection_init` carries no valid API key, as HTTP's 401 (graphql-ws refuses with 4403 otherwise). */
+export const UNAUTHENTICATED_CLOSE_CODE = 4401;
+
+/**
+ * graphql-ws on /graphql: the API key is checked once, in `connection_init`; each subscription then
+ * checks its own permission (a missing one is that subscription's FORBIDDEN error, the socket stays
+ * open), and errors reach socket clients formatted as they reach HTTP clients.
+ */
+function graphqlWsOptions(keyring: ApiKeyring, format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError): GraphQLWsSubscriptionsConfig {
+  const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> = {
+    path: '/graphql',
+    onConnect: ({ connectionParams, extra }) => {
+      const authorization = connectionParams?.authorization;
+      const presented = presentedKey(typeof authorization === 'string' ? authorization : undefined);
+      if (keyring.authenticate(presented)) return true;
+      // Closed here with our code and reason; graphql-ws's own close that follows `false` is then a no-op.
+      (extra as { socket: WebSocket }).socket.close(
+        UNAUTHENTICATED_CLOSE_CODE,
+        presented ? 'Unauthenticated: the API key in connectionParams.authorization is not valid.' : 'Unauthenticated: send connectionParams.authorization = "Bearer <key>".',
+      );
+      return false;
+    },
+    onNext: (_socket, _id, _payload, _args, result) => result.errors && { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) },
+    // A subscription that ends in error (its source failed) gets the error its cause describes.
+    onError: (_socket, _id, _payload, errors) => errors.map((error) => format(error.toJSON(), error.originalError ?? error)),
+  };
+  return sockets;
 }

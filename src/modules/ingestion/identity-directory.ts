@@ -1,6 +1,7 @@
 import { Conflict, type Problem } from '../../domain/errors.js';
-import { identityHash } from '../../domain/identity/identity.js';
+import { CUSTOMER_STREAM_PREFIX, customerOf, identityHash } from '../../domain/identity/identity.js';
 import type { Database } from '../database/database.js';
+import type { EventStore } from '../event-store/event-store.port.js';
 
 export interface IdentityLink {
   anonymousId: string;
@@ -58,6 +59,39 @@ export class IdentityDirectory {
     });
   }
 
+  /** A forgotten customer's anonymous ids no longer lead to them. */
+  async forget(customerId: string): Promise<void> {
+    await this.database.query('DELETE FROM identity_links WHERE customer_id = $1', [customerId]);
+  }
+
+  /**
+   * The links again from the log's `Identity Linked` events (the first link of an anonymous id wins,
+   * as at ingestion); after a new TRAILMAP_PSEUDONYM_KEY, or to prove the table is disposable.
+   */
+  async rebuild(store: EventStore, forgottenAmong: (customerIds: string[]) => Promise<Set<string>>): Promise<number> {
+    const links = new Map<string, string>();
+    let after: string | undefined;
+    for (;;) {
+      const page = await store.readAll({ after, limit: 1_000, streamPrefix: CUSTOMER_STREAM_PREFIX });
+      for (const event of page) {
+        const anonymousId = event.type === 'Identity Linked' ? linkedAnonymousIdOf(event.data) : undefined;
+        if (anonymousId && !links.has(anonymousId)) links.set(anonymousId, customerOf(event.stream));
+      }
+      if (page.length < 1_000) break;
+      after = page.at(-1)!.position;
+    }
+    const forgotten = await forgottenAmong([...new Set(links.values())]);
+    const kept = [...links].filter(([, customerId]) => !forgotten.has(customerId)).map(([anonymousId, customerId]) => ({ hash: this.hash(anonymousId), customerId }));
+    await this.database.transaction(async (client) => {
+      await client.query('DELETE FROM identity_links');
+      await client.query('INSERT INTO identity_links (anonymous_hash, customer_id) SELECT * FROM unnest($1::text[], $2::text[])', [
+        kept.map((link) => link.hash),
+        kept.map((link) => link.customerId),
+      ]);
+    });
+    return kept.length;
+  }
+
   private hash(anonymousId: string): string {
     return identityHash(this.identityKey, { kind: 'ANONYMOUS_ID', value: anonymousId });
   }
@@ -71,4 +105,10 @@ export function alreadyLinked(links: Pick<IdentityLink, 'index'>[]): Conflict {
     message: 'anonymousId is already linked to another customer; an anonymous id links to one user only',
   }));
   return new Conflict('An anonymous id in this request is already linked to another customer.', problems);
+}
+
+function linkedAnonymousIdOf(data: Record<string, unknown>): string | undefined {
+  const properties = (data.properties ?? {}) as Record<string, unknown>;
+  const anonymousId = properties.previous_id ?? data.anonymousId;
+  return typeof anonymousId === 'string' && anonymousId ? anonymousId : undefined;
 }

@@ -1,27 +1,11 @@
-import type { Config } from '../../config/config.js';
+import type { INestApplicationContext } from '@nestjs/common';
 import { ProjectionsService, type ProjectionStatus } from '../../projections/projections.service.js';
-import { loadCatalog } from '../catalog/load-catalog.js';
-import { Database } from '../database/database.js';
-import { createEventStore } from '../event-store/event-store.module.js';
-import type { Logger } from '../logging/logger.js';
-import { KeyVault } from '../privacy/key-vault.js';
-import { resolveSecrets } from '../privacy/secrets.js';
 
 /** `npm run cli -- rebuild <name>`: asks for a rebuild and draws its progress until the swap. */
-export async function rebuildCommand(config: Config, logger: Logger, databaseUrl: string, name: string, output: NodeJS.WriteStream): Promise<void> {
-  const database = new Database(databaseUrl, 4, 'trailmap-cli');
-  const [secrets, catalog] = await Promise.all([resolveSecrets(config, logger), loadCatalog(config)]);
-  const store = createEventStore(config, database, logger);
-  const projections = new ProjectionsService(config, logger, catalog, secrets, store, database, new KeyVault(database, secrets.masterKey));
+export async function rebuildCommand(services: INestApplicationContext, name: string, output: NodeJS.WriteStream): Promise<void> {
   const started = Date.now();
-  try {
-    const done = await projections.rebuildAndWait(name, (status) => output.write(progressLine(status, started, output.isTTY)));
-    output.write(`${output.isTTY ? '\r\x1b[2K' : ''}Rebuilt ${name}: ${done.processedEvents.toLocaleString('en')} events in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
-  } finally {
-    await projections.onModuleDestroy();
-    await store.close();
-    await database.end();
-  }
+  const done = await services.get(ProjectionsService).rebuildAndWait(name, (status) => output.write(progressLine(status, started, output.isTTY)));
+  output.write(`${output.isTTY ? '\r\x1b[2K' : ''}Rebuilt ${name}: ${done.processedEvents.toLocaleString('en')} events in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
 }
 
 function progressLine(status: ProjectionStatus, started: number, tty = false): string {

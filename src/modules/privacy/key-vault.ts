@@ -1,23 +1,37 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../database/database.js';
+import type { Notifications } from '../event-store/postgres/notifications.js';
 import { masterKeyId, unwrapDataKey, wrapDataKey, type SealedEnvelope } from './sealing.js';
 
 /** Data keys kept in memory, most recently used last; destroyed keys are remembered as null. */
 const CACHE_LIMIT = 100_000;
+/** Announces destroyed keys, so every instance drops them from its cache at once. */
+export const KEYS_DESTROYED_CHANNEL = 'trailmap_keys_destroyed';
 
 /**
  * Per-customer data keys: created on first use, stored wrapped by the master key in
- * `customer_keys` (the one place that writes it), destroyed to forget a customer.
+ * `customer_keys` (the one place that writes it), destroyed to forget a customer
+ * (crypto-shredding: the log keeps its events, their personal data is unreadable for ever).
  */
 export class KeyVault {
   private readonly cache = new Map<string, Buffer | null>();
   private readonly masterKeyId: string;
+  /** Master keys by id: the current one wraps new keys; earlier ones still unwrap until keys are re-wrapped. */
+  private readonly masterKeys: Map<string, Buffer>;
+  private readonly stopListening?: () => void;
+  private readonly destroyed?: Notifications;
 
   constructor(
     private readonly database: Database,
     private readonly masterKey: Buffer,
+    { previousMasterKeys = [], destroyed }: { previousMasterKeys?: Buffer[]; destroyed?: Notifications } = {},
   ) {
     this.masterKeyId = masterKeyId(masterKey);
+    this.masterKeys = new Map([masterKey, ...previousMasterKeys].map((key) => [masterKeyId(key), key]));
+    this.destroyed = destroyed;
+    this.stopListening = destroyed?.onNotification((customerIds) => {
+      for (const customerId of customerIds.split('\n')) this.cache.set(customerId, null);
+    });
   }
 
   /** Each customer's data key; undefined for a customer whose key was destroyed (or, without `create`, never made). */
@@ -46,12 +60,7 @@ export class KeyVault {
       [missing],
     );
     for (const row of rows) {
-      if (row.wrapped_key && row.master_key_id !== this.masterKeyId) {
-        throw new Error(
-          `The data key of customer ${row.customer_id} is wrapped by master key ${row.master_key_id}, not by the configured one (${this.masterKeyId}): set TRAILMAP_MASTER_KEY to the key this database was written with.`,
-        );
-      }
-      const key = row.wrapped_key ? unwrapDataKey(this.masterKey, row.wrapped_key, row.customer_id) : null;
+      const key = row.wrapped_key ? unwrapDataKey(this.masterKeyFor(row.customer_id, row.master_key_id), row.wrapped_key, row.customer_id) : null;
       this.remember(row.customer_id, key);
       keys.set(row.customer_id, key ?? undefined);
     }
@@ -60,6 +69,74 @@ export class KeyVault {
 
   async keyFor(customerId: string): Promise<Buffer | undefined> {
     return (await this.keysFor([customerId], { create: false })).get(customerId);
+  }
+
+  /**
+   * Destroys the customers' data keys for good (a row stays, so no new key is ever made for them)
+   * and tells every instance. Destroying a destroyed key changes nothing.
+   */
+  async destroy(customerIds: string[]): Promise<void> {
+    const sorted = [...new Set(customerIds)].sort();
+    await this.database.transaction(async (client) => {
+      await client.query(
+        `INSERT INTO customer_keys (customer_id, wrapped_key, master_key_id, destroyed_at)
+         SELECT customer_id, NULL, NULL, now() FROM unnest($1::text[]) AS customer_id
+         ON CONFLICT (customer_id) DO UPDATE
+           SET wrapped_key = NULL, master_key_id = NULL, destroyed_at = coalesce(customer_keys.destroyed_at, now())`,
+        [sorted],
+      );
+      await client.query('SELECT pg_notify($1, $2)', [KEYS_DESTROYED_CHANNEL, sorted.join('\n')]);
+    });
+    for (const customerId of sorted) this.cache.set(customerId, null);
+  }
+
+  /** The customers among these whose keys were destroyed: the forgotten ones. */
+  async destroyedAmong(customerIds: string[]): Promise<Set<string>> {
+    const { rows } = await this.database.query<{ customer_id: string }>(
+      'SELECT customer_id FROM customer_keys WHERE customer_id = ANY($1::text[]) AND destroyed_at IS NOT NULL',
+      [customerIds],
+    );
+    return new Set(rows.map((row) => row.customer_id));
+  }
+
+  /** Re-wraps every data key under the current master key (after a rotation); the log is not touched. */
+  async rewrapAll(batchSize = 1_000): Promise<number> {
+    let rewrapped = 0;
+    for (;;) {
+      const { rows } = await this.database.query<{ customer_id: string; wrapped_key: SealedEnvelope; master_key_id: string }>(
+        `SELECT customer_id, wrapped_key, master_key_id FROM customer_keys
+         WHERE wrapped_key IS NOT NULL AND master_key_id <> $1 ORDER BY customer_id LIMIT $2`,
+        [this.masterKeyId, batchSize],
+      );
+      if (rows.length === 0) return rewrapped;
+      const updates = rows.map((row) => ({
+        customerId: row.customer_id,
+        wrapped: wrapDataKey(this.masterKey, unwrapDataKey(this.masterKeyFor(row.customer_id, row.master_key_id), row.wrapped_key, row.customer_id), row.customer_id),
+        previous: row.master_key_id,
+      }));
+      const result = await this.database.query(
+        `UPDATE customer_keys SET wrapped_key = entry->'wrapped', master_key_id = $2
+         FROM jsonb_array_elements($1::jsonb) AS entry
+         WHERE customer_id = entry->>'customerId' AND master_key_id = entry->>'previous'`,
+        [JSON.stringify(updates), this.masterKeyId],
+      );
+      rewrapped += result.rowCount ?? 0;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopListening?.();
+    await this.destroyed?.close();
+  }
+
+  private masterKeyFor(customerId: string, id: string | null): Buffer {
+    const key = id ? this.masterKeys.get(id) : undefined;
+    if (!key) {
+      throw new Error(
+        `The data key of customer ${customerId} is wrapped by master key ${id}, which is neither TRAILMAP_MASTER_KEY nor one of TRAILMAP_PREVIOUS_MASTER_KEYS.`,
+      );
+    }
+    return key;
   }
 
   private remember(customerId: string, key: Buffer | null): void {

@@ -8,6 +8,8 @@ import { parseApiKeys, type ApiKey } from '../auth/api-keys.js';
 /** Key material of an instance: configured, or generated once into the data folder outside production. */
 export interface Secrets {
   masterKey: Buffer;
+  /** Master keys rotated out, still able to unwrap the data keys they wrapped. */
+  previousMasterKeys: Buffer[];
   /** Keys the HMAC pseudonyms of the analytics tables. */
   pseudonymKey: Buffer;
   /** Keys the hashes of the identity index (derived from TRAILMAP_PSEUDONYM_KEY). */
@@ -45,6 +47,7 @@ export async function resolveSecrets(config: Config, logger: Logger): Promise<Se
   }
   return {
     masterKey,
+    previousMasterKeys: config.TRAILMAP_PREVIOUS_MASTER_KEYS,
     pseudonymKey: deriveKey(pseudonymKey, 'analytics pseudonym'),
     identityKey: deriveKey(pseudonymKey, 'identity index'),
     apiKeys: parseApiKeys(apiKeys),

@@ -1,4 +1,5 @@
 import type { CustomerEvent } from '../../domain/customer-event.js';
+import { stageChangedNotice } from '../../modules/live/stage-changed-notice.js';
 import type { Projection, ProjectionTransaction } from '../projection.js';
 import { foldCustomers } from '../runner/customer-fold.js';
 import { journeyLoader, journeyRow, journeyRules } from './journey-states.js';
@@ -44,9 +45,8 @@ export class JourneyProjection implements Projection {
     );
     if (live) {
       // Delivered on commit only, to every instance that listens: subscriptions never see a rolled-back move.
-      await client.query(`SELECT pg_notify('${STAGE_CHANGED_CHANNEL}', t::text) FROM jsonb_array_elements($1::jsonb) AS t`, [
-        JSON.stringify(transitions.map(({ customerId, from, to, at, eventType, eventId }) => ({ customerId, from, to, at, eventType, eventId }))),
-      ]);
+      // A transition too large for a NOTIFY payload is announced by its key; listeners read the row.
+      await client.query(`SELECT pg_notify('${STAGE_CHANGED_CHANNEL}', notice) FROM unnest($1::text[]) AS notice`, [transitions.map(stageChangedNotice)]);
     }
   }
 }

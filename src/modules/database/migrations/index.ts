@@ -2,6 +2,7 @@ import type { MigrationInterface } from 'typeorm';
 import { EventIdRegistry1764144100000 } from '../../event-store/eventstoredb/event-id-registry.migration.js';
 import { EventStore1764144000000 } from '../../event-store/postgres/event-store.migration.js';
 import { IdentityLinks1764144300000 } from '../../ingestion/identity-links.migration.js';
+import { PersonalDataAccess1764144900000 } from '../../privacy/access-log.migration.js';
 import { CustomerKeys1764144200000 } from '../../privacy/privacy.migration.js';
 import { Analytics1764144700000 } from '../../../projections/analytics/analytics.migration.js';
 import { JourneyStages1764144600000 } from '../../../projections/journey/journey.migration.js';
@@ -20,4 +21,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   JourneyStages1764144600000,
   Analytics1764144700000,
   Timeline1764144800000,
+  PersonalDataAccess1764144900000,
 ];
