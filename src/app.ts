@@ -31,10 +31,11 @@ export async function openDatabase(config: Config, logger: Logger) {
 }
 
 export async function startTrailmap(config: Config, logger: Logger): Promise<Trailmap> {
+  // Configuration problems stop the start before any database is touched.
+  const [secrets, catalog] = await Promise.all([resolveSecrets(config, logger), loadCatalog(config)]);
   const { url: databaseUrl, embedded } = await openDatabase(config, logger);
   let database: Database | undefined;
   try {
-    const [secrets, catalog] = await Promise.all([resolveSecrets(config, logger), loadCatalog(config)]);
     await migrate(databaseUrl, logger);
     database = new Database(databaseUrl, config.DATABASE_POOL_SIZE);
     const app = await NestFactory.create<NestExpressApplication>(

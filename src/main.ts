@@ -2,6 +2,8 @@ import { InvalidConfiguration, loadConfig, type Config } from './config/config.j
 import { startTrailmap } from './app.js';
 import { DataFolderInUse } from './modules/database/embedded-postgres.js';
 import { createLogger } from './modules/logging/logger.js';
+import { MissingSecret } from './modules/privacy/secrets.js';
+import { InvalidCatalogExtension } from './domain/catalog/index.js';
 
 let config: Config;
 try {
@@ -43,7 +45,7 @@ try {
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
 } catch (error) {
-  if (error instanceof DataFolderInUse) {
+  if (error instanceof DataFolderInUse || error instanceof MissingSecret || error instanceof InvalidCatalogExtension) {
     logger.fatal(error.message);
     process.stderr.write(`${error.message}\n`);
   } else {

@@ -127,3 +127,11 @@ describe('the embedded PostgreSQL default', () => {
     expect(server.output).toEqual(['Invalid configuration: PORT="eighty" is not valid; it accepts an integer from 0 to 65535.']);
   });
 });
+
+describe('production settings', () => {
+  it('refuse to start without API keys and master keys, saying which variable is missing', async () => {
+    const server = ServerProcess.start({ NODE_ENV: 'production', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' });
+    expect(await server.exited).toBe(1);
+    expect(server.output.join('\n')).toContain('TRAILMAP_MASTER_KEY must be set in production (NODE_ENV=production)');
+  });
+});

@@ -17,13 +17,18 @@ export interface Secrets {
   apiKeys: ApiKey[];
 }
 
-export class MissingSecret extends Error {}
+export class MissingSecret extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingSecret';
+  }
+}
 
 export async function resolveSecrets(config: Config, logger: Logger): Promise<Secrets> {
   const production = config.NODE_ENV === 'production';
   const folder = config.TRAILMAP_DATA_DIR;
   const generated = async (name: string, variable: string, create: () => string): Promise<string> => {
-    if (production) throw new MissingSecret(`${variable} must be set in production (NODE_ENV=production).`);
+    if (production) throw new MissingSecret(`${variable} must be set in production (NODE_ENV=production); Trailmap generates it only outside production.`);
     const file = path.join(folder, name);
     try {
       return (await fs.readFile(file, 'utf8')).trim();
