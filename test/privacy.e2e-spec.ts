@@ -176,3 +176,39 @@ describe('privacy: erasure by crypto-shredding, access requests, key rotation', 
     expect(logAfter).toBe(logBefore);
   }, 60_000);
 });
+
+describe('a new pseudonym key', () => {
+  it('applies on the next rebuild: new pseudonyms, the same counts, identities found again', async () => {
+    const testDatabase = await createTestDatabase({ migrated: false });
+    const database = new Database(testDatabase.url, 2);
+    const userId = `rotated-${randomUUID().slice(0, 6)}`;
+    const anonymousId = `${userId}-visitor`;
+    let trailmap = await bootTrailmap(testDatabase.url);
+    try {
+      await graphql(trailmap, RECORD, { events: [
+        { type: 'Page Viewed', anonymousId, properties: { path: '/' } },
+        { type: 'Signed Up', anonymousId, userId, traits: { email: `${userId}@example.com` } },
+        { type: 'Product Added', userId, properties: { product_id: 'p' } },
+      ] }, apiKeys.ingest);
+      await caughtUp(trailmap.app.get(ProjectionsService));
+      const pseudonymsBefore = (await database.query<{ pseudonym: string }>('SELECT DISTINCT pseudonym FROM analytics_events ORDER BY 1')).rows.map((row) => row.pseudonym);
+      const activityBefore = (await database.query('SELECT day, category, event_type, events, customers FROM analytics_daily_activity ORDER BY 1, 2, 3')).rows;
+      await trailmap.stop();
+
+      trailmap = await bootTrailmap(testDatabase.url, { TRAILMAP_PSEUDONYM_KEY: randomBytes(32).toString('base64') });
+      const projections = trailmap.app.get(ProjectionsService);
+      for (const { name } of projections.projections) await projections.requestRebuild(name);
+      await caughtUp(projections, 60_000);
+      const pseudonymsAfter = (await database.query<{ pseudonym: string }>('SELECT DISTINCT pseudonym FROM analytics_events ORDER BY 1')).rows.map((row) => row.pseudonym);
+      expect(pseudonymsAfter).toHaveLength(pseudonymsBefore.length);
+      expect(pseudonymsAfter.filter((pseudonym) => pseudonymsBefore.includes(pseudonym))).toEqual([]);
+      expect((await database.query('SELECT day, category, event_type, events, customers FROM analytics_daily_activity ORDER BY 1, 2, 3')).rows).toEqual(activityBefore);
+      const found = await graphql<{ customerByIdentity: { id: string } }>(trailmap, `{ customerByIdentity(kind: EMAIL, value: "${userId}@example.com") { id } }`, undefined, apiKeys.support);
+      expect(found.data!.customerByIdentity).toEqual({ id: userId });
+    } finally {
+      await trailmap.stop();
+      await database.end();
+      await testDatabase.drop();
+    }
+  }, 90_000);
+});

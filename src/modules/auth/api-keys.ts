@@ -6,7 +6,8 @@ export type Role = (typeof roles)[number];
 /** What a caller may do. Each role grants a set of permissions; admin grants them all. */
 export const permissions = {
   'events:record': ['ingest'],
-  'customers:read': ['support'],
+  // Analysts and operators see customers without their personal data (those fields come back null and FORBIDDEN).
+  'customers:read': ['support', 'analyst', 'operator'],
   'personal-data:read': ['support'],
   'analytics:read': ['analyst'],
   'catalog:read': ['analyst', 'ingest', 'support', 'operator'],
