@@ -47,7 +47,12 @@ describe('the server', () => {
   });
 
   it('accepts graphql-ws connections on the same path', async () => {
-    const client = createClient({ url: trailmap.graphqlUrl.replace('http', 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+    const client = createClient({
+      url: trailmap.graphqlUrl.replace('http', 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${apiKeys.support}` },
+    });
     try {
       const result = await new Promise((resolve, reject) => {
         client.subscribe({ query: '{ __typename }' }, { next: resolve, error: reject, complete: () => undefined });

@@ -66,14 +66,15 @@ export class CustomerUpdatesFeed implements OnApplicationBootstrap, OnModuleDest
         const user = merged.get(subscriber.customer.requested);
         if (user) subscriber.customer.follow(user);
       }
-      // After a lost connection every subscriber gets its customer as it is now: updates meanwhile are not lost.
-      const customerIds = new Set(interrupted ? subscribers.map((subscriber) => subscriber.customer.requested) : updated);
-      const wanted = [...customerIds].filter((customerId) => subscribers.some((subscriber) => subscriber.customer.includes(customerId)));
-      const views = await Promise.all(wanted.map((customerId) => this.customers.customer(customerId)));
-      wanted.forEach((customerId, index) => {
+      // After a lost connection each subscriber gets its customer as it is now: updates meanwhile are not lost.
+      const deliveries: [customerId: string, audience: CustomerSubscriber[]][] = interrupted
+        ? subscribers.map((subscriber) => [subscriber.customer.requested, [subscriber]])
+        : [...new Set(updated)].map((customerId) => [customerId, subscribers.filter((subscriber) => subscriber.customer.includes(customerId))]);
+      const wanted = deliveries.filter(([, audience]) => audience.length > 0);
+      const views = await Promise.all(wanted.map(([customerId]) => this.customers.customer(customerId)));
+      wanted.forEach(([, audience], index) => {
         const view = views[index];
-        if (!view) return;
-        for (const subscriber of subscribers) if (subscriber.customer.includes(customerId)) subscriber.buffer.push(view);
+        if (view) for (const subscriber of audience) subscriber.buffer.push(view);
       });
     } catch (error) {
       this.logger.error({ err: error }, 'customer updates could not be delivered; their subscriptions end');

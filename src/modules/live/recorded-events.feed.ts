@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { EventCatalog } from '../../domain/catalog/index.js';
-import { anonymousCustomerId, CUSTOMER_STREAM_PREFIX, isAnonymousCustomer } from '../../domain/identity/identity.js';
+import { anonymousCustomerId, CUSTOMER_STREAM_PREFIX, customerOf, isAnonymousCustomer } from '../../domain/identity/identity.js';
 import { linkedAnonymousId } from '../../domain/profile/index.js';
 import { toCustomerEvents } from '../../projections/runner/customer-events.js';
 import { CATALOG, LOGGER } from '../core/core.module.js';
@@ -25,6 +25,8 @@ interface RecordedEventSubscriber {
   customer?: FollowedCustomer;
   personalData: boolean;
   buffer: SubscriberBuffer<RecordedEventMessage>;
+  /** Set once the log's head is known: everything appended from then on reaches it. */
+  registered: boolean;
 }
 
 /** One subscription of this instance to the log, shared by every `eventRecorded` subscriber. */
@@ -32,7 +34,6 @@ interface Follower {
   stop: AbortController;
   /** Settles once the log's head is known: every event appended after it reaches the subscribers. */
   started: Promise<unknown>;
-  running: Promise<void>;
 }
 
 /**
@@ -44,7 +45,8 @@ interface Follower {
 export class RecordedEventsFeed implements OnModuleDestroy {
   private readonly subscribers = new Set<RecordedEventSubscriber>();
   private follower?: Follower;
-  private readonly stopping = new Set<Promise<void>>();
+  /** Every follower still running, retired ones included, for shutdown to wait for. */
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -54,8 +56,9 @@ export class RecordedEventsFeed implements OnModuleDestroy {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
+  /** Subscribers that receive every event appended from now on. */
   get subscriberCount(): number {
-    return this.subscribers.size;
+    return [...this.subscribers].filter((subscriber) => subscriber.registered).length;
   }
 
   /** Whether this instance follows the log now. */
@@ -68,6 +71,7 @@ export class RecordedEventsFeed implements OnModuleDestroy {
       customer: customerId === undefined ? undefined : new FollowedCustomer(customerId),
       personalData,
       buffer: new SubscriberBuffer(() => this.leave(subscriber)),
+      registered: false,
     };
     this.subscribers.add(subscriber);
     try {
@@ -81,12 +85,13 @@ export class RecordedEventsFeed implements OnModuleDestroy {
       void subscriber.buffer.return();
       throw error;
     }
+    subscriber.registered = true;
     return subscriber.buffer;
   }
 
   async onModuleDestroy() {
     if (this.follower) this.retire(this.follower);
-    await Promise.all(this.stopping);
+    await Promise.all(this.running);
     for (const subscriber of this.subscribers) subscriber.buffer.end();
   }
 
@@ -114,23 +119,18 @@ export class RecordedEventsFeed implements OnModuleDestroy {
       this.retire(follower);
       for (const subscriber of this.subscribers) subscriber.buffer.fail(error);
     });
-    const follower: Follower = { stop, started, running };
-    this.stopping.add(running);
-    void running.finally(() => this.stopping.delete(running));
+    const follower: Follower = { stop, started };
+    this.running.add(running);
+    void running.finally(() => this.running.delete(running));
     return follower;
   }
 
   private async deliver(stored: StoredEvent, stopped: AbortSignal): Promise<void> {
-    const [event] = await toCustomerEvents([stored], this.catalog, this.keys, { openPersonalData: false });
-    if (event!.type === 'Identity Linked') {
-      const visitor = linkedAnonymousId(event!);
-      if (visitor) {
-        const visitorId = anonymousCustomerId(visitor);
-        for (const { customer } of this.subscribers) if (customer?.requested === visitorId) customer.follow(event!.customerId);
-      }
-    }
-    const audience = [...this.subscribers].filter(({ customer }) => !customer || customer.includes(event!.customerId));
+    const customerId = customerOf(stored.stream);
+    if (stored.type === 'Identity Linked') await this.followLink(stored);
+    const audience = [...this.subscribers].filter(({ customer }) => !customer || customer.includes(customerId));
     if (audience.length === 0) return;
+    const [event] = await toCustomerEvents([stored], this.catalog, this.keys, { openPersonalData: false });
     const closed = recordedEvent(event!);
     let open = closed;
     if (stored.data.sealed && audience.some((subscriber) => subscriber.personalData)) {
@@ -144,6 +144,15 @@ export class RecordedEventsFeed implements OnModuleDestroy {
     }
     if (stopped.aborted) return;
     for (const subscriber of audience) subscriber.buffer.push(subscriber.personalData ? open : closed);
+  }
+
+  /** From its link on, a visitor's subscribers follow its user too: the visitor's later events go to the user's stream. */
+  private async followLink(link: StoredEvent): Promise<void> {
+    const [event] = await toCustomerEvents([link], this.catalog, this.keys, { openPersonalData: false });
+    const visitor = linkedAnonymousId(event!);
+    if (!visitor) return;
+    const visitorId = anonymousCustomerId(visitor);
+    for (const { customer } of this.subscribers) if (customer?.requested === visitorId) customer.follow(event!.customerId);
   }
 }
 

@@ -73,31 +73,33 @@ export class StageChangesFeed implements OnApplicationBootstrap, OnModuleDestroy
     }
     try {
       const changes = await this.changesOf(payloads);
-      const filtered = subscribers.flatMap((subscriber) => (subscriber.customer ? [subscriber.customer] : []));
-      const unmatched = changes.filter((change) => filtered.some((customer) => !customer.includes(change.customerId)));
-      const merged = unmatched.length > 0
-        ? await mergedVisitors(this.database, 'journey_states', [
-            ...unmatched.map((change) => change.customerId),
-            ...filtered.flatMap((customer) => (customer.awaitingLink ? [customer.requested] : [])),
-          ])
-        : new Map<string, string>();
-      for (const customer of filtered) {
-        const user = merged.get(customer.requested);
-        if (user) customer.follow(user);
-      }
+      const usersOf = await this.linkVisitors(changes, subscribers);
       for (const change of changes) {
-        for (const subscriber of subscribers) {
-          if (subscriber.to !== undefined && subscriber.to !== change.to) continue;
-          const customer = subscriber.customer;
-          // A linked visitor's transitions carry its anon: id; its user's subscribers get them too.
-          if (customer && !customer.includes(change.customerId) && !customer.includes(merged.get(change.customerId))) continue;
-          subscriber.buffer.push(change);
-        }
+        for (const subscriber of subscribers) if (wants(subscriber, change, usersOf)) subscriber.buffer.push(change);
       }
     } catch (error) {
       this.logger.error({ err: error }, 'stage changes could not be delivered; their subscriptions end');
       for (const subscriber of subscribers) subscriber.buffer.fail(error);
     }
+  }
+
+  /**
+   * The users that the anonymous visitors in play are merged into: a visitor's subscribers follow its
+   * user from then on, and a visitor's own transitions reach its user's subscribers.
+   */
+  private async linkVisitors(changes: StageChange[], subscribers: StageSubscriber[]): Promise<Map<string, string>> {
+    const followed = subscribers.flatMap(({ customer }) => (customer ? [customer] : []));
+    const unmatched = changes.filter((change) => followed.some((customer) => !customer.includes(change.customerId)));
+    if (unmatched.length === 0) return new Map();
+    const usersOf = await mergedVisitors(this.database, 'journey_states', [
+      ...unmatched.map((change) => change.customerId),
+      ...followed.flatMap((customer) => (customer.awaitingLink ? [customer.requested] : [])),
+    ]);
+    for (const customer of followed) {
+      const user = usersOf.get(customer.requested);
+      if (user) customer.follow(user);
+    }
+    return usersOf;
   }
 
   /** The transitions of a batch in order; those announced by reference (too large for NOTIFY) read back by id. */
@@ -132,6 +134,12 @@ export class StageChangesFeed implements OnApplicationBootstrap, OnModuleDestroy
       ]),
     );
   }
+}
+
+function wants({ customer, to }: StageSubscriber, change: StageChange, usersOf: Map<string, string>): boolean {
+  if (to !== undefined && to !== change.to) return false;
+  // A linked visitor's transitions carry its anon: id; its user's subscribers get them too.
+  return !customer || customer.includes(change.customerId) || customer.includes(usersOf.get(change.customerId));
 }
 
 function keyOf({ customerId, eventId }: StageChangeReference): string {
