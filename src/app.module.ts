@@ -11,6 +11,7 @@ import { LiveModule } from './modules/live/live.module.js';
 import type { Logger } from './modules/logging/logger.js';
 import { HealthController } from './modules/operations/health.controller.js';
 import { PrivacyModule } from './modules/privacy/privacy.module.js';
+import { AccessLog } from './modules/privacy/access-log.js';
 import { PrivacyRightsModule } from './modules/privacy/privacy-rights.module.js';
 import { privacyTypeDefs } from './modules/privacy/privacy.resolver.js';
 import { projectionTypeDefs } from './projections/projections.resolver.js';
@@ -35,8 +36,8 @@ export class AppModule {
         PrivacyRightsModule,
         GraphQLModule.forRootAsync<ApolloDriverConfig>({
           driver: ApolloDriver,
-          inject: [CONFIG, ApiKeyring, LOGGER],
-          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger) => graphqlOptions(config, keyring, logger, [projectionTypeDefs, catalogTypeDefs, recordedEventTypeDefs, privacyTypeDefs]),
+          inject: [CONFIG, ApiKeyring, LOGGER, AccessLog],
+          useFactory: (config: Config, keyring: ApiKeyring, logger: Logger, accessLog: AccessLog) => graphqlOptions(config, keyring, logger, accessLog, [projectionTypeDefs, catalogTypeDefs, recordedEventTypeDefs, privacyTypeDefs]),
         }),
       ],
       controllers: [HealthController],

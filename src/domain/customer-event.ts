@@ -32,4 +32,6 @@ export interface CustomerEvent {
   context: JsonObject;
   /** False once the customer's key is destroyed: the personal values are gone for good. */
   personalDataReadable: boolean;
+  /** True when the event has personal values that the reader was not given (not allowed, or not asked). */
+  personalDataWithheld?: boolean;
 }

@@ -1,4 +1,6 @@
-import { Args, Context, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { Args, Context, Info, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
+import { responsePathAsArray, type GraphQLResolveInfo } from 'graphql';
+import { notePersonalRead, noteRedaction } from '../privacy/personal-data-reads.js';
 import type { CustomerEvent, JourneyStage } from '../../domain/customer-event.js';
 import { Forbidden } from '../../domain/errors.js';
 import type { IdentityKind } from '../../domain/identity/identity.js';
@@ -17,9 +19,13 @@ export const recordedEventTypeDefs = /* GraphQL */ `
 
 const PERSONAL_IDENTITY_KINDS = new Set(['EMAIL', 'PHONE']);
 
-/** Personal fields resolve only for callers allowed to read personal data; others get null and a FORBIDDEN error naming the field. */
-function personal<T>(context: RequestContext, field: string, value: T): T {
+/**
+ * Personal fields resolve only for callers allowed to read personal data (the read is logged);
+ * others get null and a FORBIDDEN error naming the field.
+ */
+function personal<T>(context: RequestContext, customer: CustomerView, field: string, value: T): T {
   if (!can(context.principal, 'personal-data:read')) throw new Forbidden(`Customer.${field} is personal data; this API key may not read it.`);
+  if (value !== null && value !== undefined) notePersonalRead(context, customer.id, field);
   return value;
 }
 
@@ -34,10 +40,13 @@ export class CustomersResolver {
   }
 
   @Query('customerByIdentity')
-  customerByIdentity(@Args('kind') kind: IdentityKind, @Args('value') value: string, @Context() context: RequestContext) {
+  async customerByIdentity(@Args('kind') kind: IdentityKind, @Args('value') value: string, @Context() context: RequestContext) {
     authorize(context.principal, 'customers:read');
-    if (PERSONAL_IDENTITY_KINDS.has(kind)) authorize(context.principal, 'personal-data:read');
-    return this.customers.customerByIdentity(kind, value);
+    if (!PERSONAL_IDENTITY_KINDS.has(kind)) return this.customers.customerByIdentity(kind, value);
+    authorize(context.principal, 'personal-data:read');
+    const customer = await this.customers.customerByIdentity(kind, value);
+    if (customer) notePersonalRead(context, customer.id, `lookup:${kind}`);
+    return customer;
   }
 
   @Query('customers')
@@ -47,29 +56,36 @@ export class CustomersResolver {
   }
 
   @ResolveField('identities')
-  identities(@Parent() customer: CustomerView, @Context() context: RequestContext) {
-    const readable = can(context.principal, 'personal-data:read');
-    return customer.profile.identities.filter((identity) => readable || !PERSONAL_IDENTITY_KINDS.has(identity.kind));
+  identities(@Parent() customer: CustomerView, @Context() context: RequestContext, @Info() info: GraphQLResolveInfo) {
+    const personalKinds = customer.profile.identities.filter((identity) => PERSONAL_IDENTITY_KINDS.has(identity.kind));
+    if (personalKinds.length === 0) return customer.profile.identities;
+    if (can(context.principal, 'personal-data:read')) {
+      notePersonalRead(context, customer.id, 'identities');
+      return customer.profile.identities;
+    }
+    // The list cannot be null: the personal identities are left out, and the response says so.
+    noteRedaction(context, responsePathAsArray(info.path), 'Customer.identities: EMAIL and PHONE identities are personal data; this API key may not read them.');
+    return customer.profile.identities.filter((identity) => !PERSONAL_IDENTITY_KINDS.has(identity.kind));
   }
 
   @ResolveField('email')
   email(@Parent() customer: CustomerView, @Context() context: RequestContext) {
-    return personal(context, 'email', customer.profile.email);
+    return personal(context, customer, 'email', customer.profile.email);
   }
 
   @ResolveField('name')
   name(@Parent() customer: CustomerView, @Context() context: RequestContext) {
-    return personal(context, 'name', customer.profile.name);
+    return personal(context, customer, 'name', customer.profile.name);
   }
 
   @ResolveField('phone')
   phone(@Parent() customer: CustomerView, @Context() context: RequestContext) {
-    return personal(context, 'phone', customer.profile.phone);
+    return personal(context, customer, 'phone', customer.profile.phone);
   }
 
   @ResolveField('traits')
   traits(@Parent() customer: CustomerView, @Context() context: RequestContext) {
-    return personal(context, 'traits', customer.profile.traits);
+    return personal(context, customer, 'traits', customer.profile.traits);
   }
 
   @ResolveField('stage')
@@ -118,8 +134,22 @@ export class CustomersResolver {
   }
 
   @ResolveField('timeline')
-  async timeline(@Parent() customer: CustomerView, @Args('first') first: number, @Args('after') after: string | undefined, @Context() context: RequestContext) {
-    const page = await this.customers.timeline(customer.id, first, after ?? undefined, can(context.principal, 'personal-data:read'));
+  async timeline(
+    @Parent() customer: CustomerView,
+    @Args('first') first: number,
+    @Args('after') after: string | undefined,
+    @Context() context: RequestContext,
+    @Info() info: GraphQLResolveInfo,
+  ) {
+    const readable = can(context.principal, 'personal-data:read');
+    const page = await this.customers.timeline(customer.id, first, after ?? undefined, readable);
+    const path = responsePathAsArray(info.path);
+    page.edges.forEach(({ node }, index) => {
+      if (node.personalDataWithheld) {
+        noteRedaction(context, [...path, 'edges', index, 'node', 'properties'], `The ${node.type} event holds personal data; this API key may not read it, so it is left out.`);
+      }
+    });
+    if (readable && page.edges.length > 0) notePersonalRead(context, customer.id, 'timeline');
     return { ...page, edges: page.edges.map(({ cursor, node }) => ({ cursor, node: recordedEvent(node) })) };
   }
 }

@@ -12,12 +12,16 @@ import type { ApiKeyring, Principal } from '../auth/api-keys.js';
 import { presentedKey } from '../auth/authorize.js';
 import { describeError } from '../core/error-codes.js';
 import type { Logger } from '../logging/logger.js';
+import type { AccessLog } from '../privacy/access-log.js';
+import { flushPersonalReads, personalDataPlugin, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { ApolloServerPlugin } from '@apollo/server';
 
 /** The public contract, served as-is; modules add to it with `extend type`. */
 export const contractTypeDefs = readFileSync(new URL('../../../contract/schema.graphql', import.meta.url), 'utf8');
 
-/** What every resolver receives: who is calling, and the request's batching loaders. */
-export interface RequestContext {
+/** What every resolver receives: who is calling, the request's batching loaders, its personal data notes. */
+export interface RequestContext extends PersonalDataNotes {
   principal?: Principal;
   loaders: Map<string, unknown>;
 }
@@ -26,15 +30,32 @@ interface SubscriptionContext {
   connectionParams?: Record<string, unknown>;
 }
 
-export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logger, extensions: string[] = []): ApolloDriverConfig {
+/** Limits on what one GraphQL document may ask, each refused with a clear validation error. */
+export const queryLimits = { depth: 15, aliases: 20, directives: 20, tokens: 5_000, cost: 20_000 } as const;
+
+export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logger, accessLog: AccessLog, extensions: string[] = []): ApolloDriverConfig {
   const development = config.NODE_ENV !== 'production';
+  const armor = new ApolloArmor({
+    // Introspection (the classic deep query) is counted where it is served at all: production serves none.
+    maxDepth: { n: queryLimits.depth, ignoreIntrospection: development, exposeLimits: true },
+    maxAliases: { n: queryLimits.aliases, exposeLimits: true },
+    maxDirectives: { n: queryLimits.directives, exposeLimits: true },
+    maxTokens: { n: queryLimits.tokens, exposeLimits: true },
+    costLimit: { maxCost: queryLimits.cost, exposeLimits: true },
+    // Suggestions ("did you mean …") describe the schema; production keeps it to itself.
+    blockFieldSuggestion: { enabled: !development },
+  }).protect();
   const options: ApolloDriverConfig = {
     path: '/graphql',
     typeDefs: [contractTypeDefs, ...extensions],
     resolvers: { DateTime: DateTimeResolver, JSON: JSONResolver },
-    subscriptions: { 'graphql-ws': graphqlWsOptions(keyring, (formatted, error) => options.formatError!(formatted, error)) },
+    subscriptions: { 'graphql-ws': graphqlWsOptions(keyring, accessLog, (formatted, error) => options.formatError!(formatted, error)) },
     introspection: development,
     graphiql: development,
+    validationRules: armor.validationRules,
+    allowBatchedHttpRequests: false,
+    // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
+    plugins: [...(armor.plugins as unknown as ApolloServerPlugin[]), personalDataPlugin(accessLog)],
     context: (request: { req?: Request } & SubscriptionContext): RequestContext => {
       const authorization = request.req ? request.req.headers.authorization : request.connectionParams?.authorization;
       return { principal: keyring.authenticate(presentedKey(typeof authorization === 'string' ? authorization : undefined)), loaders: new Map() };
@@ -64,7 +85,11 @@ export const UNAUTHENTICATED_CLOSE_CODE = 4401;
  * checks its own permission (a missing one is that subscription's FORBIDDEN error, the socket stays
  * open), and errors reach socket clients formatted as they reach HTTP clients.
  */
-function graphqlWsOptions(keyring: ApiKeyring, format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError): GraphQLWsSubscriptionsConfig {
+function graphqlWsOptions(
+  keyring: ApiKeyring,
+  accessLog: AccessLog,
+  format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
+): GraphQLWsSubscriptionsConfig {
   const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> = {
     path: '/graphql',
     onConnect: ({ connectionParams, extra }) => {
@@ -78,7 +103,10 @@ function graphqlWsOptions(keyring: ApiKeyring, format: (formatted: GraphQLFormat
       );
       return false;
     },
-    onNext: (_socket, _id, _payload, _args, result) => result.errors && { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) },
+    onNext: async (_socket, _id, payload, args, result) => {
+      await flushPersonalReads(args.contextValue as PersonalDataNotes, accessLog, payload.operationName ?? 'subscription');
+      return result.errors && { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) };
+    },
     // A subscription that ends in error (its source failed) gets the error its cause describes.
     onError: (_socket, _id, _payload, errors) => errors.map((error) => format(error.toJSON(), error.originalError ?? error)),
   };

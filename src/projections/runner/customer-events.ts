@@ -30,7 +30,7 @@ export async function toCustomerEvents(
     };
     let sections = { properties: data.properties ?? {}, traits: data.traits ?? {}, context: data.context ?? {} };
     let personalDataReadable = true;
-    if (data.sealed) {
+    if (data.sealed && openPersonalData) {
       const key = customerKeys.get(customerId);
       if (key) sections = mergePersonalData(sections, unseal(key, data.sealed, event.id) as JsonObject);
       else personalDataReadable = false;
@@ -49,6 +49,7 @@ export async function toCustomerEvents(
       ...(data.channel !== undefined && { channel: data.channel }),
       ...sections,
       personalDataReadable,
+      ...(data.sealed && !openPersonalData && { personalDataWithheld: true }),
     };
   });
 }
