@@ -10,6 +10,7 @@ import { IngestionModule } from './modules/ingestion/ingestion.module.js';
 import { LiveModule } from './modules/live/live.module.js';
 import type { Logger } from './modules/logging/logger.js';
 import { HealthController } from './modules/operations/health.controller.js';
+import { MetricsModule } from './modules/operations/metrics.module.js';
 import { PrivacyModule } from './modules/privacy/privacy.module.js';
 import { AccessLog } from './modules/privacy/access-log.js';
 import { PrivacyRightsModule } from './modules/privacy/privacy-rights.module.js';
@@ -27,6 +28,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         CoreModule.register(runtime),
+        MetricsModule,
         EventStoreModule,
         PrivacyModule,
         IngestionModule,

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { v5 as uuidV5 } from 'uuid';
 import { splitPersonalData, type EventCatalog } from '../../domain/catalog/index.js';
-import { ValidationFailed, type Problem } from '../../domain/errors.js';
+import { Conflict, ValidationFailed, type Problem } from '../../domain/errors.js';
 import { anonymousCustomerId, customerOf, isAnonymousCustomer, streamOf } from '../../domain/identity/identity.js';
 import { checkEvents, type AcceptedEvent, type IncomingEvent } from '../../domain/ingestion/incoming-event.js';
 import { CATALOG } from '../core/core.module.js';
 import { EVENT_STORE } from '../event-store/event-store.module.js';
-import { EventIdConflict, type AppendRequest, type EventStore, type NewEvent } from '../event-store/event-store.port.js';
+import { ConcurrencyConflict, EventIdConflict, type AppendRequest, type EventStore, type NewEvent } from '../event-store/event-store.port.js';
+import { Metrics } from '../operations/metrics.js';
 import { KeyVault } from '../privacy/key-vault.js';
 import { seal } from '../privacy/sealing.js';
 import { alreadyLinked, IdentityDirectory, type IdentityLink } from './identity-directory.js';
@@ -34,9 +35,33 @@ export class IngestionService {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly keys: KeyVault,
     private readonly identities: IdentityDirectory,
+    private readonly metrics: Metrics,
   ) {}
 
-  async record(
+  /** Records a request's events (see `append`), counted and timed for /metrics. */
+  async record(events: readonly IncomingEvent[], options: { source: IngestionSource; receivedAt?: string; problems?: Problem[] }): Promise<RecordedEventResult[]> {
+    const timer = this.metrics.ingestDuration.startTimer({ source: options.source });
+    try {
+      const results = await this.append(events, options);
+      this.metrics.ingestedEvents.inc({ source: options.source }, results.length);
+      this.metrics.duplicateEvents.inc({ source: options.source }, results.filter((result) => result.duplicate).length);
+      timer({ outcome: 'accepted' });
+      return results;
+    } catch (error) {
+      if (error instanceof ValidationFailed || error instanceof Conflict) {
+        for (const problem of error.problems) this.metrics.rejectedEvents.inc({ source: options.source, rule: problem.rule });
+        timer({ outcome: 'rejected' });
+      } else {
+        if (error instanceof ConcurrencyConflict || error instanceof EventIdConflict) {
+          this.metrics.appendConflicts.inc({ kind: error instanceof ConcurrencyConflict ? 'revision' : 'event_id' });
+        }
+        timer({ outcome: 'failed' });
+      }
+      throw error;
+    }
+  }
+
+  private async append(
     events: readonly IncomingEvent[],
     {
       source,

@@ -11,6 +11,7 @@ import { IngestionModule } from '../ingestion/ingestion.module.js';
 import { NestPinoLogger, type Logger } from '../logging/logger.js';
 import { PrivacyRightsModule } from '../privacy/privacy-rights.module.js';
 import { PrivacyModule } from '../privacy/privacy.module.js';
+import { MetricsModule } from './metrics.module.js';
 import { resolveSecrets } from '../privacy/secrets.js';
 
 /** The services of the server without its HTTP side, for operator commands. */
@@ -19,7 +20,7 @@ class CommandModule {
   static register(runtime: Runtime): DynamicModule {
     return {
       module: CommandModule,
-      imports: [CoreModule.register(runtime), EventStoreModule, PrivacyModule, IngestionModule, ProjectionsModule, CustomersModule, PrivacyRightsModule],
+      imports: [CoreModule.register(runtime), MetricsModule, EventStoreModule, PrivacyModule, IngestionModule, ProjectionsModule, CustomersModule, PrivacyRightsModule],
     };
   }
 }
