@@ -3,6 +3,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import type { Trailmap } from '../src/app.js';
 import { Database } from '../src/modules/database/database.js';
+import { STREAM_LOCK_SPACE } from '../src/modules/event-store/postgres/postgres-event-store.js';
 import { apiKeys, bootTrailmap, graphql } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -79,9 +80,9 @@ describe('a graceful shutdown', () => {
           apiKeys.ingest,
         );
       await record('held');
-      // Hold the stream's row lock: the next append to it waits inside its request.
+      // Hold the stream's append lock: the next append to it waits inside its request.
       await holder.query('BEGIN');
-      await holder.query("SELECT * FROM event_store_streams WHERE stream = 'customer-held' FOR UPDATE");
+      await holder.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCK_SPACE}, hashtext('customer-held') & 1023)`);
       const inFlight = record('held');
       await new Promise((resolve) => setTimeout(resolve, 200));
       let stopped = false;

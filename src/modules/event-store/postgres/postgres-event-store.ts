@@ -21,6 +21,10 @@ import { Notifications } from './notifications.js';
 
 export const EVENT_STORE_CHANNEL = 'trailmap_event_store';
 
+/** Advisory lock namespace of appends; streams share 1,024 locks, so a transaction never holds more (the lock table is small). */
+export const STREAM_LOCK_SPACE = 7_220_146;
+const STREAM_LOCKS = 'SELECT DISTINCT hashtext(stream) & 1023 AS lock FROM unnest($1::text[]) AS stream ORDER BY lock';
+
 /** Commits in flight at once; appends arriving meanwhile wait and share the next commit. */
 const CONCURRENT_COMMITS = 2;
 /** Upper bound of events per shared commit, to keep transactions short. */
@@ -221,11 +225,12 @@ export class PostgresEventStore implements EventStore {
 
   /** Appends of no events change nothing; they still check the expected revision. */
   private async currentResults(appends: AppendRequest[]): Promise<AppendResult[]> {
-    const { rows } = await this.database.query<{ stream: string; revision: string }>(
-      'SELECT stream, revision FROM event_store_streams WHERE stream = ANY($1::text[])',
+    const { rows } = await this.database.query<{ stream: string; revision: string | null }>(
+      `SELECT s.stream, (SELECT revision FROM event_store_events e WHERE e.stream = s.stream ORDER BY revision DESC LIMIT 1) AS revision
+       FROM unnest($1::text[]) AS s(stream)`,
       [appends.map((append) => append.stream)],
     );
-    const current = new Map(rows.map((row) => [row.stream, Number(row.revision)]));
+    const current = new Map(rows.flatMap((row) => (row.revision === null ? [] : [[row.stream, Number(row.revision)] as const])));
     const plan = planAppends([appends], current, new Map());
     const outcome = plan.outcomes[0]!;
     if (outcome.status !== 'ok') throw toError(outcome);
@@ -241,36 +246,35 @@ interface WrittenOutcome {
 
 /** Writes a group of units in the caller's transaction; exported for the late-commit contract test. */
 export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Promise<WrittenOutcome[]> {
-  const streams = [...new Set(units.flatMap((unit) => unit.map((append) => append.stream)))].sort();
+  const streams = [...new Set(units.flatMap((unit) => unit.map((append) => append.stream)))];
   const ids = units.flatMap((unit) => unit.flatMap((append) => append.events.map((event) => event.id)));
-  // Locks every stream row in one order (no deadlocks), creating rows for new streams.
-  const locked = await client.query<{ stream: string; revision: string }>(
-    `INSERT INTO event_store_streams (stream, revision)
-     SELECT stream, -1 FROM unnest($1::text[]) AS stream
-     ON CONFLICT (stream) DO UPDATE SET revision = event_store_streams.revision
-     RETURNING stream, revision`,
-    [streams],
+  // Appends to a stream take turns on a transaction lock (memory only, nothing written), taken in one order: no deadlocks.
+  await client.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCK_SPACE}, lock) FROM (${STREAM_LOCKS}) AS locks`, [streams]);
+  // A new statement, so a new snapshot: it sees what the appends we waited for committed.
+  const { rows: found } = await client.query<{ kind: 'head' | 'event'; id: string | null; stream: string; revision: string | null; transaction_id: string | null; global_position: string | null }>(
+    `SELECT 'head' AS kind, NULL::uuid AS id, s.stream,
+            (SELECT revision FROM event_store_events e WHERE e.stream = s.stream ORDER BY revision DESC LIMIT 1) AS revision,
+            NULL::xid8 AS transaction_id, NULL::bigint AS global_position
+     FROM unnest($1::text[]) AS s(stream)
+     UNION ALL
+     SELECT 'event', id, stream, revision, transaction_id, global_position FROM event_store_events WHERE id = ANY($2::uuid[])`,
+    [streams, ids],
   );
-  const existing = await client.query<{ id: string; stream: string; revision: string; transaction_id: string; global_position: string }>(
-    'SELECT id, stream, revision, transaction_id, global_position FROM event_store_events WHERE id = ANY($1::uuid[])',
-    [ids],
-  );
-  const positions = new Map(existing.rows.map((row) => [row.id, encodePosition(row.transaction_id, row.global_position)]));
-  const plan = planAppends(
-    units,
-    new Map(locked.rows.map((row) => [row.stream, Number(row.revision)])),
-    new Map<string, ExistingEvent>(existing.rows.map((row) => [row.id, { id: row.id, stream: row.stream, revision: Number(row.revision) }])),
-  );
+  const heads = new Map<string, number>();
+  const existing = new Map<string, ExistingEvent>();
+  const positions = new Map<string, string>();
+  for (const row of found) {
+    if (row.kind === 'head') {
+      if (row.revision !== null) heads.set(row.stream, Number(row.revision));
+      continue;
+    }
+    existing.set(row.id!, { id: row.id!, stream: row.stream, revision: Number(row.revision) });
+    positions.set(row.id!, encodePosition(row.transaction_id!, row.global_position!));
+  }
+  const plan = planAppends(units, heads, existing);
+  if (plan.inserts.length === 0) return plan.outcomes.map((outcome) => ({ outcome, positions }));
 
-  const rows = plan.inserts.map(({ stream, revision, event }) => ({
-    s: stream,
-    r: revision,
-    i: event.id,
-    t: event.type,
-    d: event.data,
-    m: event.metadata,
-  }));
-  const unused = streams.filter((stream) => !plan.streamRevisions.has(stream));
+  const rows = plan.inserts.map(({ stream, revision, event }) => ({ s: stream, r: revision, i: event.id, t: event.type, d: event.data, m: event.metadata }));
   const inserted = await client.query<{ id: string; transaction_id: string; global_position: string }>(
     `WITH inserted AS (
        INSERT INTO event_store_events (stream, revision, id, type, data, metadata)
@@ -278,16 +282,9 @@ export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Pr
        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS input(row, n)
        ORDER BY n
        RETURNING id, transaction_id, global_position),
-     advanced AS (
-       UPDATE event_store_streams SET revision = next.revision
-       FROM unnest($2::text[], $3::bigint[]) AS next(stream, revision)
-       WHERE event_store_streams.stream = next.stream),
-     unused AS (
-       DELETE FROM event_store_streams WHERE stream = ANY($4::text[]) AND revision = -1),
-     notified AS (
-       SELECT pg_notify('${EVENT_STORE_CHANNEL}', '') WHERE $5)
+     notified AS (SELECT pg_notify('${EVENT_STORE_CHANNEL}', ''))
      SELECT inserted.* FROM inserted, (SELECT count(*) FROM notified) AS notifications`,
-    [JSON.stringify(rows), [...plan.streamRevisions.keys()], [...plan.streamRevisions.values()], unused, rows.length > 0],
+    [JSON.stringify(rows)],
   );
   for (const row of inserted.rows) positions.set(row.id, encodePosition(row.transaction_id, row.global_position));
   return plan.outcomes.map((outcome) => ({ outcome, positions }));
