@@ -44,21 +44,31 @@ export class KeyVault {
       else keys.set(customerId, cached ?? undefined);
     }
     if (missing.length === 0) return keys;
-    if (create) {
-      // Rows inserted in one order by every writer: concurrent batches cannot deadlock on them.
-      missing.sort();
-      const fresh = missing.map((customerId) => ({ customerId, wrapped: wrapDataKey(this.masterKey, randomBytes(32), customerId) }));
-      await this.database.query(
-        `INSERT INTO customer_keys (customer_id, wrapped_key, master_key_id)
-         SELECT entry->>'customerId', entry->'wrapped', $2 FROM jsonb_array_elements($1::jsonb) AS entry
-         ON CONFLICT (customer_id) DO NOTHING`,
-        [JSON.stringify(fresh), this.masterKeyId],
-      );
-    }
+    // One round trip: keys made now come back from RETURNING, keys made before from the statement's snapshot.
+    missing.sort(); // rows inserted in one order by every writer: concurrent batches cannot deadlock on them
+    const fresh = create ? missing.map((customerId) => ({ customerId, wrapped: wrapDataKey(this.masterKey, randomBytes(32), customerId) })) : [];
     const { rows } = await this.database.query<{ customer_id: string; wrapped_key: SealedEnvelope | null; master_key_id: string | null }>(
-      'SELECT customer_id, wrapped_key, master_key_id FROM customer_keys WHERE customer_id = ANY($1::text[])',
-      [missing],
+      `WITH created AS (
+         INSERT INTO customer_keys (customer_id, wrapped_key, master_key_id)
+         SELECT entry->>'customerId', entry->'wrapped', $3 FROM jsonb_array_elements($2::jsonb) AS entry
+         ON CONFLICT (customer_id) DO NOTHING
+         RETURNING customer_id, wrapped_key, master_key_id)
+       SELECT * FROM created
+       UNION ALL
+       SELECT customer_id, wrapped_key, master_key_id FROM customer_keys
+       WHERE customer_id = ANY($1::text[]) AND customer_id NOT IN (SELECT customer_id FROM created)`,
+      [missing, JSON.stringify(fresh), this.masterKeyId],
     );
+    // A key another request was making at the same moment committed after this statement's snapshot: read it now.
+    const seen = new Set(rows.map((row) => row.customer_id));
+    const racing = create ? missing.filter((customerId) => !seen.has(customerId)) : [];
+    if (racing.length > 0) {
+      const late = await this.database.query<{ customer_id: string; wrapped_key: SealedEnvelope | null; master_key_id: string | null }>(
+        'SELECT customer_id, wrapped_key, master_key_id FROM customer_keys WHERE customer_id = ANY($1::text[])',
+        [racing],
+      );
+      rows.push(...late.rows);
+    }
     for (const row of rows) {
       const key = row.wrapped_key ? unwrapDataKey(this.masterKeyFor(row.customer_id, row.master_key_id), row.wrapped_key, row.customer_id) : null;
       this.remember(row.customer_id, key);

@@ -15,6 +15,18 @@ export async function toCustomerEvents(
   keys: KeyVault,
   { openPersonalData }: { openPersonalData: boolean },
 ): Promise<CustomerEvent[]> {
+  // A page the store hands to several projections is converted once for each way of opening it.
+  const converted = conversions.get(stored);
+  const known = openPersonalData ? converted?.opened : converted?.sealed;
+  if (known) return known;
+  const events = await convert(stored, catalog, keys, openPersonalData);
+  conversions.set(stored, { ...conversions.get(stored), [openPersonalData ? 'opened' : 'sealed']: events });
+  return events;
+}
+
+const conversions = new WeakMap<readonly StoredEvent[], { opened?: CustomerEvent[]; sealed?: CustomerEvent[] }>();
+
+async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, keys: KeyVault, openPersonalData: boolean): Promise<CustomerEvent[]> {
   const sealedOwners = openPersonalData ? stored.filter((event) => event.data.sealed).map((event) => customerOf(event.stream)) : [];
   const customerKeys = sealedOwners.length > 0 ? await keys.keysFor(sealedOwners, { create: false }) : new Map<string, Buffer | undefined>();
   return stored.map((event) => {

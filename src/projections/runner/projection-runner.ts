@@ -64,7 +64,7 @@ export class ProjectionRunner {
     readonly projection: Projection,
     private readonly dependencies: RunnerDependencies,
   ) {
-    this.batchSize = dependencies.batchSize ?? 500;
+    this.batchSize = dependencies.batchSize ?? 1_000;
   }
 
   start(): void {

@@ -29,7 +29,9 @@ const STREAM_LOCKS = 'SELECT DISTINCT hashtext(stream) & 1023 AS lock FROM unnes
 const CONCURRENT_COMMITS = 2;
 /** Upper bound of events per shared commit, to keep transactions short. */
 const GROUP_EVENT_LIMIT = 5_000;
-const SUBSCRIPTION_PAGE = 500;
+const SUBSCRIPTION_PAGE = 1_000;
+/** Full pages of the global order kept in memory (~0.5 MB each), for readers in lockstep. */
+const FULL_PAGES_KEPT = 32;
 /** Wake-up without a notification, in case one was missed: not a busy loop. */
 const IDLE_RECHECK_MS = 1_000;
 
@@ -63,6 +65,7 @@ export class PostgresEventStore implements EventStore {
   private readonly queue: PendingUnit[] = [];
   private commitsInFlight = 0;
   private readonly notifications: Notifications;
+  private readonly fullPages = new Map<string, StoredEvent[]>();
 
   constructor(private readonly database: Database) {
     this.notifications = new Notifications(database, EVENT_STORE_CHANNEL);
@@ -113,9 +116,21 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toStoredEvent);
   }
 
+  /**
+   * Full pages are final (everything below the horizon is committed for good), so the last few are
+   * kept: projections reading the same stretch of the log, as in a rebuild, read and parse it once.
+   */
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    const key = `${options.after ?? ''}|${options.limit ?? 1_000}|${options.streamPrefix ?? ''}`;
+    const cached = this.fullPages.get(key);
+    if (cached) return cached;
     const { rows } = await this.database.query<EventRow>(...readAllQuery(options));
-    return rows.map(toStoredEvent);
+    const page = rows.map(toStoredEvent);
+    if (page.length === (options.limit ?? 1_000)) {
+      this.fullPages.set(key, page);
+      if (this.fullPages.size > FULL_PAGES_KEPT) this.fullPages.delete(this.fullPages.keys().next().value!);
+    }
+    return page;
   }
 
   async *subscribe(options: SubscribeOptions = {}): AsyncIterable<StoredEvent> {
