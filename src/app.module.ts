@@ -1,10 +1,12 @@
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { Config } from './config/config.js';
 import { ApiKeyring } from './modules/auth/api-keys.js';
 import { CONFIG, CoreModule, LOGGER, type Runtime } from './modules/core/core.module.js';
 import { EventStoreModule } from './modules/event-store/event-store.module.js';
+import { GraphqlErrorFilter } from './modules/graphql/graphql-error.filter.js';
 import { graphqlOptions } from './modules/graphql/graphql.options.js';
 import { IngestionModule } from './modules/ingestion/ingestion.module.js';
 import { LiveModule } from './modules/live/live.module.js';
@@ -43,6 +45,7 @@ export class AppModule {
         }),
       ],
       controllers: [HealthController],
+      providers: [{ provide: APP_FILTER, useClass: GraphqlErrorFilter }],
     };
   }
 }

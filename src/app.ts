@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { isUtf8 } from 'node:buffer';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
@@ -77,17 +78,30 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
 /** Body limits on every endpoint: Segment's 500 KB on its API, 1 MB elsewhere; an oversized body gets a JSON 413. */
 function limitRequestBodies(app: NestExpressApplication) {
   // Segment's browser library posts JSON as text/plain to avoid CORS preflights.
-  app.use('/v1', express.json({ limit: '500kb', type: ['application/json', 'text/plain'] }));
-  app.use(express.json({ limit: '1mb' }));
+  app.use('/v1', express.json({ limit: '500kb', type: ['application/json', 'text/plain'], verify: refuseInvalidUtf8 }));
+  app.use(express.json({ limit: '1mb', verify: refuseInvalidUtf8 }));
   app.use((error: Error & { status?: number; type?: string }, _request: Request, response: Response, next: NextFunction) => {
     if (!error.status || error.status >= 500) return next(error);
     const tooLarge = error.type === 'entity.too.large';
     response.status(error.status).json({
       success: false,
       code: 'BAD_USER_INPUT',
-      message: tooLarge ? `The request body is larger than this endpoint accepts (${(error as { limit?: number }).limit} bytes).` : `The request body is not valid JSON: ${error.message}`,
+      message: tooLarge
+        ? `The request body is larger than this endpoint accepts (${(error as { limit?: number }).limit} bytes).`
+        : error.type === INVALID_UTF8
+          ? error.message
+          : `The request body is not valid JSON: ${error.message}`,
     });
   });
+}
+
+const INVALID_UTF8 = 'encoding.invalid';
+
+/** Decoding would turn bytes that are not UTF-8 into U+FFFD, silently changing the request (a key, a type, an id): refuse it. */
+function refuseInvalidUtf8(_request: unknown, _response: unknown, body: Buffer, encoding: string): void {
+  if (encoding.toLowerCase() === 'utf-8' && !isUtf8(body)) {
+    throw Object.assign(new Error('The request body is not valid UTF-8.'), { status: 400, type: INVALID_UTF8 });
+  }
 }
 
 function trackInFlightRequests(app: NestExpressApplication) {

@@ -4,6 +4,8 @@ import {
   alreadyApplied,
   compareKeys,
   coversRevisions,
+  ownValue,
+  setOwn,
   sortedRevisions,
   unionOfRevisions,
   withApplied,
@@ -208,11 +210,11 @@ function latestTraits(profile: CustomerProfile, event: CustomerEvent): Traits {
   const traits = { ...profile.traits };
   const traitsUpdatedAt = { ...profile.traitsUpdatedAt };
   for (const [key, value] of Object.entries(event.traits)) {
-    const setAt = traitsUpdatedAt[key];
+    const setAt = ownValue(traitsUpdatedAt, key);
     // A tie goes to the event applied later; only a strictly newer value is kept over it.
     if (value === undefined || (setAt !== undefined && isAfter(setAt, event.occurredAt))) continue;
-    traits[key] = value;
-    traitsUpdatedAt[key] = event.occurredAt;
+    setOwn(traits, key, value);
+    setOwn(traitsUpdatedAt, key, event.occurredAt);
   }
   return { traits, traitsUpdatedAt };
 }
@@ -221,12 +223,12 @@ function mergedTraits(user: CustomerProfile, anonymous: CustomerProfile): Traits
   const traits = { ...user.traits };
   const traitsUpdatedAt = { ...user.traitsUpdatedAt };
   for (const [key, value] of Object.entries(anonymous.traits)) {
-    const anonymousSetAt = anonymous.traitsUpdatedAt[key];
-    const userSetAt = traitsUpdatedAt[key];
+    const anonymousSetAt = ownValue(anonymous.traitsUpdatedAt, key);
+    const userSetAt = ownValue(traitsUpdatedAt, key);
     // On a tie the user's own value stays.
     if (anonymousSetAt === undefined || (userSetAt !== undefined && !isAfter(anonymousSetAt, userSetAt))) continue;
-    traits[key] = value;
-    traitsUpdatedAt[key] = anonymousSetAt;
+    setOwn(traits, key, value);
+    setOwn(traitsUpdatedAt, key, anonymousSetAt);
   }
   return { traits, traitsUpdatedAt };
 }
@@ -272,14 +274,14 @@ function trackedTickets(tickets: SupportTickets, event: CustomerEvent): SupportT
   if (ticketId === null) {
     return { ...tickets, openWithoutId: Math.max(0, tickets.openWithoutId + (created ? 1 : -1)) };
   }
-  const status: SupportTicketStatus = created && tickets.byId[ticketId] !== 'CLOSED' ? 'OPEN' : 'CLOSED';
+  const status: SupportTicketStatus = created && ownValue(tickets.byId, ticketId) !== 'CLOSED' ? 'OPEN' : 'CLOSED';
   return { ...tickets, byId: { ...tickets.byId, [ticketId]: status } };
 }
 
 function mergedTickets(first: SupportTickets, second: SupportTickets): SupportTickets {
   const byId = { ...first.byId };
   for (const [ticketId, status] of Object.entries(second.byId)) {
-    byId[ticketId] = byId[ticketId] === 'CLOSED' ? 'CLOSED' : status;
+    setOwn(byId, ticketId, ownValue(byId, ticketId) === 'CLOSED' ? 'CLOSED' : status);
   }
   return { byId, openWithoutId: first.openWithoutId + second.openWithoutId };
 }
@@ -301,7 +303,7 @@ function canonicalProfile(profile: CustomerProfile): CustomerProfile {
     Object.values(supportTickets.byId).filter((status) => status === 'OPEN').length + supportTickets.openWithoutId;
   return {
     customerId: profile.customerId,
-    version: profile.appliedRevisions[profile.customerId] ?? -1,
+    version: ownValue(profile.appliedRevisions, profile.customerId) ?? -1,
     forgotten: profile.forgotten,
     ...(profile.mergedInto !== undefined ? { mergedInto: profile.mergedInto } : {}),
     identities: distinctIdentities(profile.identities),

@@ -10,7 +10,7 @@ export type AppliedRevisions = Record<string, number>;
  * event at or below the highest revision applied from its stream has been applied already.
  */
 export function alreadyApplied(applied: AppliedRevisions, event: { customerId: string; revision: number }): boolean {
-  const highest = applied[event.customerId];
+  const highest = ownValue(applied, event.customerId);
   return highest !== undefined && event.revision <= highest;
 }
 
@@ -18,18 +18,18 @@ export function withApplied(
   applied: AppliedRevisions,
   event: { customerId: string; revision: number },
 ): AppliedRevisions {
-  return sortedRevisions({ ...applied, [event.customerId]: Math.max(event.revision, applied[event.customerId] ?? -1) });
+  return sortedRevisions({ ...applied, [event.customerId]: Math.max(event.revision, ownValue(applied, event.customerId) ?? -1) });
 }
 
 export function unionOfRevisions(first: AppliedRevisions, second: AppliedRevisions): AppliedRevisions {
   const union: AppliedRevisions = { ...first };
-  for (const [stream, revision] of Object.entries(second)) union[stream] = Math.max(revision, union[stream] ?? -1);
+  for (const [stream, revision] of Object.entries(second)) setOwn(union, stream, Math.max(revision, ownValue(union, stream) ?? -1));
   return sortedRevisions(union);
 }
 
 /** True when everything `other` applied is applied in `applied` too: folding `other` in would count it twice. */
 export function coversRevisions(applied: AppliedRevisions, other: AppliedRevisions): boolean {
-  return Object.entries(other).every(([stream, revision]) => (applied[stream] ?? -1) >= revision);
+  return Object.entries(other).every(([stream, revision]) => (ownValue(applied, stream) ?? -1) >= revision);
 }
 
 /** Keys in code-point order, so the stored JSON is the same whatever order the streams arrived in. */
@@ -39,4 +39,17 @@ export function sortedRevisions(applied: AppliedRevisions): AppliedRevisions {
 
 export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A record's own value for a key that comes from producers (a customer id, a trait, a ticket id):
+ * "constructor" or "toString" must not read Object.prototype's members.
+ */
+export function ownValue<Value>(record: Readonly<Record<string, Value>>, key: string): Value | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+/** Sets an own property whatever the key: assigning "__proto__" would replace the prototype instead. */
+export function setOwn<Value>(record: Record<string, Value>, key: string, value: Value): void {
+  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
 }

@@ -22,6 +22,10 @@ export function describeError(error: unknown): ErrorDescription {
   if (error instanceof Unauthenticated) return { code: 'UNAUTHENTICATED', status: 401, message: error.message, expected: true };
   if (error instanceof Forbidden) return { code: 'FORBIDDEN', status: 403, message: error.message, expected: true };
   const code = (error as { code?: string } | undefined)?.code;
+  // PostgreSQL's text cannot hold a NUL character (22021, 22P05): only a caller's value (an id, a search) brings one.
+  if (code === '22021' || code === '22P05') {
+    return { code: 'BAD_USER_INPUT', status: 400, message: 'A value in the request holds a character that cannot be stored or searched for (NUL).', expected: true };
+  }
   const connectionLost = error instanceof Error && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(error.message);
   if (error instanceof Unavailable || (code !== undefined && UNAVAILABLE_CODES.has(code)) || connectionLost) {
     return { code: 'UNAVAILABLE', status: 503, message: 'The database is unavailable for now; retry the request.', expected: true };

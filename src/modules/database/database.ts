@@ -19,6 +19,8 @@ export class Database {
     });
     // An idle client losing its connection (database restart) must not crash the process.
     this.pool.on('error', () => undefined);
+    // Nor a checked-out one between two queries (the pool listens on idle clients only): the next query fails instead.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
   }
 
   query<Row extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]) {

@@ -37,7 +37,8 @@ export class EmbeddedPostgres {
     private readonly stopServer: () => Promise<void>,
   ) {}
 
-  static async start(folder: string, logger: Logger): Promise<EmbeddedPostgres> {
+  /** `port` pins the port (a restart on the same address); by default a free one is picked. */
+  static async start(folder: string, logger: Logger, options: { port?: number } = {}): Promise<EmbeddedPostgres> {
     await fs.mkdir(folder, { recursive: true });
     // PostgreSQL runs as its own user when we are root; it must be able to reach its folder.
     if (isRoot()) await fs.chmod(folder, 0o755);
@@ -47,7 +48,7 @@ export class EmbeddedPostgres {
       const pgdata = path.join(folder, 'postgres');
       const password = await readOrCreateSecret(path.join(folder, 'postgres.password'));
       await stopOrphanedPostmaster(pgdata, logger);
-      const port = await freePort();
+      const port = options.port ?? (await freePort());
       const recentOutput: string[] = [];
       const { default: EmbeddedPostgresServer } = await importWithoutSignalHooks();
       const server = new EmbeddedPostgresServer({

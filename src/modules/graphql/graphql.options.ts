@@ -40,7 +40,8 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     maxDepth: { n: queryLimits.depth, ignoreIntrospection: development, exposeLimits: true },
     maxAliases: { n: queryLimits.aliases, exposeLimits: true },
     maxDirectives: { n: queryLimits.directives, exposeLimits: true },
-    maxTokens: { n: queryLimits.tokens, exposeLimits: true },
+    // Counted by Apollo's own parser (parseOptions below): armor's token plugin parses in a plugin hook, where any syntax error became an HTTP 500.
+    maxTokens: { enabled: false },
     costLimit: { maxCost: queryLimits.cost, exposeLimits: true },
     // Suggestions ("did you mean …") describe the schema; production keeps it to itself.
     blockFieldSuggestion: { enabled: !development },
@@ -53,6 +54,7 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     introspection: development,
     graphiql: development,
     validationRules: armor.validationRules,
+    parseOptions: { maxTokens: queryLimits.tokens },
     allowBatchedHttpRequests: false,
     // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
     plugins: [...(armor.plugins as unknown as ApolloServerPlugin[]), personalDataPlugin(accessLog)],

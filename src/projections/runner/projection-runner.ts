@@ -147,7 +147,8 @@ export class ProjectionRunner {
     let position = after;
     for await (const batch of inBatches(events, this.batchSize)) {
       if (signal.aborted) return;
-      const caughtUp = batch.length < this.batchSize;
+      // A full batch may be the end of the log too: without asking, the state would stay CATCHING_UP at lag 0.
+      const caughtUp = batch.length < this.batchSize || (await this.dependencies.store.countAfter(batch.at(-1)!.position, 1)) === 0;
       await this.commit(client, batch, position, LIVE, caughtUp ? 'LIVE' : 'CATCHING_UP');
       position = batch.at(-1)!.position;
     }
