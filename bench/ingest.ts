@@ -1,0 +1,109 @@
+import { checkpoint } from './lib/cluster.js';
+import { round, runBenchmark, type Outcome } from './lib/harness.js';
+import { createRawTable, rawInsert, type RawResult } from './lib/raw.js';
+import { note, ratioFigure, type Figure } from './lib/report.js';
+import { median, summarize } from './lib/stats.js';
+import { CpuMeter } from './lib/system.js';
+import { demoBatches, postBatches, takeBatches, type SendResult } from './lib/workload.js';
+import pg from 'pg';
+
+export const description = 'bulk ingest: /v1/batch, 100 events a request, demo journeys of 10,000 customers, against raw multi-row INSERTs of 500 rows';
+
+const HEADLINE_CONCURRENCY = 4;
+const BATCH_SIZE = 100;
+const CUSTOMERS = 10_000;
+const ROWS_PER_TRANSACTION = 500;
+
+/**
+ * Bulk ingest: the Segment /v1/batch API with validation, identity resolution and PII sealing on
+ * (the demo journeys carry identify traits, sign-ups, addresses), against the physical limit of the
+ * same PostgreSQL: raw multi-row INSERTs of 500 ~300-byte events per transaction. Runs alternate
+ * reference and Trailmap so that drifting background load hits both.
+ */
+export function ingest(argv: string[]): Promise<Outcome> {
+  return runBenchmark('ingest', argv, async (bench) => {
+    const { options, cluster } = bench;
+    const runs = options.number('runs', 3);
+    const eventsPerRun = options.number('events', 50_000);
+    const concurrencies = options.list('concurrency', [HEADLINE_CONCURRENCY]);
+    const referenceSeconds = options.number('duration', 5);
+    const projections = options.text('projections', 'on', ['on', 'off'] as const);
+    const referenceClients = [...new Set([1, HEADLINE_CONCURRENCY, ...concurrencies])].sort((a, b) => a - b);
+
+    const server = await bench.startServer({ projections });
+    const source = demoBatches(CUSTOMERS, BATCH_SIZE);
+    note(`warming up: ${(10_000).toLocaleString()} demo messages`);
+    await postBatches(server, await takeBatches(source, 10_000), HEADLINE_CONCURRENCY);
+    if (projections === 'on') await server.projectionsCaughtUp();
+
+    const trailmapRuns: Record<number, (Omit<SendResult, 'latencies'> & { latency: ReturnType<typeof summarize>; cpu: ReturnType<CpuMeter['read']>; catchUpSeconds: number | null })[]> = {};
+    const referenceRuns: Record<number, RawResult<ReturnType<CpuMeter['read']>>[]> = {};
+    for (let run = 1; run <= runs; run++) {
+      for (const clients of referenceClients) {
+        await createRawTable(cluster.referenceUrl);
+        await checkpoint(cluster.url);
+        const meter = new CpuMeter(undefined, cluster.postmasterPid);
+        const result = await rawInsert(cluster.referenceUrl, { clients, perTransaction: ROWS_PER_TRANSACTION, seconds: referenceSeconds, measure: () => meter.read() });
+        (referenceRuns[clients] ??= []).push(result);
+        note(`run ${run}: raw INSERT ×${ROWS_PER_TRANSACTION}, ${clients} client(s): ${Math.round(result.eventsPerSecond).toLocaleString()} events/s`);
+      }
+      for (const concurrency of concurrencies) {
+        const batches = await takeBatches(source, eventsPerRun);
+        await checkpoint(cluster.url);
+        const meter = new CpuMeter(server.pid, cluster.postmasterPid);
+        const { latencies, ...result } = await postBatches(server, batches, concurrency);
+        const cpu = meter.read();
+        const catchUpSeconds = projections === 'on' ? await server.projectionsCaughtUp() : null;
+        (trailmapRuns[concurrency] ??= []).push({ ...result, latency: summarize(latencies), cpu, catchUpSeconds });
+        note(
+          `run ${run}: Trailmap /v1/batch, ${concurrency} client(s): ${Math.round(result.eventsPerSecond).toLocaleString()} events/s ` +
+            `(server ${cpu.serverCores} cores, PostgreSQL ${cpu.postgresCores}; projections caught up ${catchUpSeconds?.toFixed(1) ?? '–'} s later)`,
+        );
+      }
+    }
+
+    const trailmapMedian = (concurrency: number) => median(trailmapRuns[concurrency]!.map((run) => run.eventsPerSecond));
+    const referenceMedian = (clients: number) => median(referenceRuns[clients]!.map((run) => run.eventsPerSecond));
+    const headline = concurrencies.includes(HEADLINE_CONCURRENCY) ? HEADLINE_CONCURRENCY : concurrencies[0]!;
+    const figures: Figure[] = [
+      ratioFigure(`/v1/batch, ${headline} clients, vs raw INSERT ×500, ${HEADLINE_CONCURRENCY} clients`, 'events/s', trailmapMedian(headline), referenceMedian(HEADLINE_CONCURRENCY), `(${HEADLINE_CONCURRENCY} cl.)`, 0.5),
+      ratioFigure(`/v1/batch, ${headline} clients, vs raw INSERT ×500, 1 client`, 'events/s', trailmapMedian(headline), referenceMedian(1), '(1 cl.)'),
+    ];
+    for (const concurrency of concurrencies.filter((value) => value !== headline)) {
+      figures.push(ratioFigure(`/v1/batch, ${concurrency} clients, vs raw, ${concurrency} clients`, 'events/s', trailmapMedian(concurrency), referenceMedian(concurrency), `(${concurrency} cl.)`));
+    }
+    const headlineLatency = trailmapRuns[headline]!.at(-1)!.latency;
+    figures.push({ figure: `/v1/batch request latency p50, ${headline} clients`, unit: 'ms', trailmap: headlineLatency.p50 });
+    figures.push({ figure: `/v1/batch request latency p99, ${headline} clients`, unit: 'ms', trailmap: headlineLatency.p99 });
+
+    const stored = await storedEvents(cluster.url);
+    return {
+      title: `Bulk ingest — median of ${runs} runs of ${eventsPerRun.toLocaleString()} demo events (projections ${projections})`,
+      figures,
+      options: { runs, eventsPerRun, concurrencies, referenceSeconds, projections, batchSize: BATCH_SIZE, customers: CUSTOMERS, rowsPerTransaction: ROWS_PER_TRANSACTION },
+      details: {
+        chart: {
+          trailmap: concurrencies.map((concurrency) => ({ concurrency, eventsPerSecond: round(trailmapMedian(concurrency), 0) })),
+          reference: referenceClients.map((clients) => ({ concurrency: clients, eventsPerSecond: round(referenceMedian(clients), 0) })),
+        },
+        trailmapRuns,
+        referenceRuns,
+        stored,
+      },
+    };
+  });
+}
+
+/** What the log holds at the end: events (messages plus the Identity Linked events Trailmap adds) and their average size. */
+async function storedEvents(url: string) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ events: string; bytes: string }>(
+      'SELECT count(*) AS events, avg(pg_column_size(data) + pg_column_size(metadata))::int AS bytes FROM event_store_events',
+    );
+    return { events: Number(rows[0]!.events), averageJsonbBytes: Number(rows[0]!.bytes) };
+  } finally {
+    await client.end();
+  }
+}

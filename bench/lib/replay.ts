@@ -1,0 +1,129 @@
+import pg from 'pg';
+import { note } from './report.js';
+import { readCheckpoints, type TrailmapServer } from './server.js';
+import { monotonicMs, sleep } from './stats.js';
+import { CpuMeter, RssSampler } from './system.js';
+import { trailmap } from './trailmap.js';
+import { DEMO_DAYS, demoStart } from './workload.js';
+
+/** Loads about `events` demo messages through /v1/batch with the project's sender (100 a request, 4 in flight), projections running. */
+export async function loadDemo(server: TrailmapServer, events: number, postmasterPid: number) {
+  const { estimateMessageCount } = await trailmap.journeys();
+  const { sendDemoTraffic } = await trailmap.sendDemo();
+  const start = demoStart();
+  const sample = 2_000;
+  const perCustomer = estimateMessageCount({ customers: sample, seed: 1, start, days: DEMO_DAYS }) / sample;
+  const customers = Math.max(1, Math.round(events / perCustomer));
+  note(`loading ~${events.toLocaleString()} demo messages (${customers.toLocaleString()} customers) through /v1/batch`);
+  const rss = new RssSampler(server.pid, 500).start();
+  const meter = new CpuMeter(server.pid, postmasterPid);
+  let shown = 0;
+  const sent = await sendDemoTraffic({
+    url: server.url,
+    writeKey: server.writeKey,
+    customers,
+    rate: 0,
+    seed: 1,
+    start,
+    days: DEMO_DAYS,
+    batchSize: 100,
+    concurrency: 4,
+    onProgress: (progress) => {
+      if (progress.seconds - shown < 15) return;
+      shown = progress.seconds;
+      note(`  ${progress.messages.toLocaleString()} / ~${progress.expected.toLocaleString()} messages, ${Math.round(progress.messages / progress.seconds).toLocaleString()}/s, server RSS ${rss.samples.at(-1)?.mib} MiB`);
+    },
+  });
+  const cpu = meter.read();
+  note(`loaded ${sent.messages.toLocaleString()} messages in ${sent.seconds.toFixed(1)} s; waiting for the projections to catch up`);
+  const catchUpStarted = monotonicMs();
+  let lastNote = 0;
+  await server.projectionsCaughtUp(60 * 60_000, (checkpoints) => {
+    const seconds = (monotonicMs() - catchUpStarted) / 1000;
+    if (seconds - lastNote < 15) return;
+    lastNote = seconds;
+    note(`  catching up: ${checkpoints.map((checkpoint) => `${checkpoint.name} at ${checkpoint.position ?? 'start'}`).join(', ')} (head ${checkpoints[0]?.head})`);
+  });
+  const catchUpSeconds = (monotonicMs() - catchUpStarted) / 1000;
+  const memory = rss.stop();
+  return {
+    customers,
+    messages: sent.messages,
+    seconds: sent.seconds,
+    eventsPerSecond: sent.messages / sent.seconds,
+    catchUpSeconds,
+    cpu,
+    /** Server RSS while loading and while the projections caught up. */
+    rss: memory,
+    rssSeries: rss.series(),
+  };
+}
+
+/** Events in the log, and their average stored size. */
+export async function logSize(url: string): Promise<{ events: number; averageJsonbBytes: number; tableMiB: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ events: string; bytes: string; size: string }>(
+      `SELECT count(*) AS events, avg(pg_column_size(data) + pg_column_size(metadata))::int AS bytes,
+              pg_total_relation_size('event_store_events') AS size FROM event_store_events`,
+    );
+    return { events: Number(rows[0]!.events), averageJsonbBytes: Number(rows[0]!.bytes), tableMiB: Math.round(Number(rows[0]!.size) / 2 ** 20) };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Rebuilds every projection by replay at once (`rebuildProjection` for each, as an operator would)
+ * and waits until all have swapped in, watching the checkpoints table (not the `projections` query,
+ * whose lag counts would load PostgreSQL); RSS of the server sampled throughout.
+ */
+export async function rebuildAll(server: TrailmapServer, events: number, postmasterPid: number) {
+  const names = (await server.projections()).map((status) => status.name);
+  const watcher = new pg.Client({ connectionString: server.databaseUrl, application_name: 'bench-watch' });
+  await watcher.connect();
+  const rss = new RssSampler(server.pid, 250).start();
+  const meter = new CpuMeter(server.pid, postmasterPid);
+  const started = monotonicMs();
+  try {
+    for (const name of names) await server.graphql('mutation Rebuild($name: String!) { rebuildProjection(name: $name) { name } }', { name });
+    const finished = new Map<string, number>();
+    const progress: { seconds: number; processed: number }[] = [];
+    let lastNote = 0;
+    for (;;) {
+      const checkpoints = await readCheckpoints(watcher);
+      const seconds = (monotonicMs() - started) / 1000;
+      const failed = checkpoints.find((checkpoint) => checkpoint.state === 'FAILED');
+      if (failed) throw new Error(`the rebuild of ${failed.name} FAILED; see ${server.logFile}`);
+      for (const checkpoint of checkpoints) {
+        if (names.includes(checkpoint.name) && !finished.has(checkpoint.name) && !checkpoint.rebuilding) finished.set(checkpoint.name, seconds);
+      }
+      progress.push({
+        seconds: Math.round(seconds * 10) / 10,
+        processed: checkpoints.reduce((sum, checkpoint) => sum + (finished.has(checkpoint.name) ? events : checkpoint.rebuildProcessed), 0),
+      });
+      if (seconds - lastNote >= 15) {
+        lastNote = seconds;
+        note(`  rebuilding: ${checkpoints.map((checkpoint) => `${checkpoint.name} ${finished.has(checkpoint.name) ? 'done' : checkpoint.rebuildProcessed.toLocaleString()}`).join(', ')}; RSS ${rss.samples.at(-1)?.mib} MiB`);
+      }
+      if (finished.size === names.length) break;
+      await sleep(250);
+    }
+    const seconds = Math.max(...finished.values());
+    const cpu = meter.read();
+    return {
+      projections: names,
+      seconds,
+      eventsPerSecond: events / seconds,
+      finishedAfter: Object.fromEntries(finished),
+      cpu,
+      rss: rss.stop(),
+      rssSeries: rss.series(),
+      progress: progress.filter((_, index) => index % Math.max(1, Math.ceil(progress.length / 120)) === 0),
+    };
+  } finally {
+    rss.stop();
+    await watcher.end();
+  }
+}
