@@ -105,9 +105,12 @@ export class CustomersService {
   /** Stage histories of many customers in one query, oldest first; a folded visitor's history is the customer's. */
   async stageHistories(customerIds: readonly string[]): Promise<StageTransitionView[][]> {
     const { rows } = await this.database.query<{ customer_id: string; from_stage: JourneyStage | null; to_stage: JourneyStage; at: Date; event_type: string }>(
-      `SELECT coalesce(p.merged_into, t.customer_id) AS customer_id, t.from_stage, t.to_stage, t.at, t.event_type
-       FROM journey_transitions t LEFT JOIN customer_profiles p ON p.customer_id = t.customer_id AND p.merged_into IS NOT NULL
-       WHERE t.customer_id = ANY($1::text[]) OR p.merged_into = ANY($1::text[])
+      `WITH histories AS (
+         SELECT requested AS customer_id, requested AS source FROM unnest($1::text[]) AS requested
+         UNION ALL
+         SELECT merged_into, customer_id FROM customer_profiles WHERE merged_into = ANY($1::text[]))
+       SELECT h.customer_id, t.from_stage, t.to_stage, t.at, t.event_type
+       FROM histories h CROSS JOIN LATERAL (SELECT * FROM journey_transitions WHERE customer_id = h.source) AS t
        ORDER BY 1, t.at, t.position`,
       [customerIds],
     );

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -19,8 +20,11 @@ export class Database {
     });
     // An idle client losing its connection (database restart) must not crash the process.
     this.pool.on('error', () => undefined);
-    // Nor a checked-out one between two queries (the pool listens on idle clients only): the next query fails instead.
-    this.pool.on('connect', (client) => client.on('error', () => undefined));
+    this.pool.on('connect', (client) => {
+      // Nor a checked-out one between two queries (the pool listens on idle clients only): the next query fails instead.
+      client.on('error', () => undefined);
+      preparingStatements(client);
+    });
   }
 
   query<Row extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[]) {
@@ -52,4 +56,31 @@ export class Database {
   end(): Promise<void> {
     return this.pool.end();
   }
+}
+
+/** Statements worth preparing: the SQL's own texts, parsed and planned once per connection (utility commands are not preparable). */
+const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
+const statementNames = new Map<string, string>();
+
+/**
+ * Every query text the client runs is parsed once per connection and kept as a prepared statement,
+ * named after its text: a profile read or an append then costs PostgreSQL its execution, not a
+ * parse and plan each time. The texts are Trailmap's own constants (values travel as parameters),
+ * so the statements a connection keeps are few.
+ */
+function preparingStatements(client: pg.PoolClient): void {
+  const query = client.query.bind(client) as (config: unknown, values?: unknown, callback?: unknown) => unknown;
+  client.query = ((config: unknown, values?: unknown, callback?: unknown) => {
+    if (typeof config !== 'string' || !PREPARABLE.test(config)) return query(config, values, callback);
+    return query({ name: statementName(config), text: config }, values, callback);
+  }) as typeof client.query;
+}
+
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `trailmap_${createHash('sha1').update(text).digest('base64url')}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }

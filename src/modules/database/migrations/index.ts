@@ -7,6 +7,7 @@ import { PersonalDataAccess1764144900000 } from '../../privacy/access-log.migrat
 import { CustomerKeys1764144200000 } from '../../privacy/privacy.migration.js';
 import { Analytics1764144700000 } from '../../../projections/analytics/analytics.migration.js';
 import { JourneyStages1764144600000 } from '../../../projections/journey/journey.migration.js';
+import { ProfilesMergedIntoIndex1764145100000 } from '../../../projections/profile/merged-into-index.migration.js';
 import { CustomerProfiles1764144500000 } from '../../../projections/profile/profile.migration.js';
 import { ProjectionCheckpoints1764144400000 } from '../../../projections/runner/checkpoints.migration.js';
 import { Timeline1764144800000 } from '../../../projections/timeline/timeline.migration.js';
@@ -24,4 +25,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   Timeline1764144800000,
   PersonalDataAccess1764144900000,
   DropStreamRevisions1764145000000,
+  ProfilesMergedIntoIndex1764145100000,
 ];
