@@ -26,8 +26,10 @@ export function describeError(error: unknown): ErrorDescription {
   if (code === '22021' || code === '22P05') {
     return { code: 'BAD_USER_INPUT', status: 400, message: 'A value in the request holds a character that cannot be stored or searched for (NUL).', expected: true };
   }
+  // Connecting failed whatever the reason (refused on TCP, no socket file while the server is down): it passes when the database is back.
+  const cannotConnect = (error as { syscall?: string } | undefined)?.syscall === 'connect';
   const connectionLost = error instanceof Error && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(error.message);
-  if (error instanceof Unavailable || (code !== undefined && UNAVAILABLE_CODES.has(code)) || connectionLost) {
+  if (error instanceof Unavailable || (code !== undefined && UNAVAILABLE_CODES.has(code)) || cannotConnect || connectionLost) {
     return { code: 'UNAVAILABLE', status: 503, message: 'The database is unavailable for now; retry the request.', expected: true };
   }
   return { code: 'INTERNAL_SERVER_ERROR', status: 500, message: 'Internal server error.', expected: false };

@@ -60,7 +60,7 @@ export class EmbeddedPostgres {
         persistent: true,
         createPostgresUser: isRoot(),
         initdbFlags: ['--encoding=UTF8', '--no-instructions'],
-        postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+        postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${socketFolder(pgdata, port) ?? ''}`],
         onLog: (message: string) => {
           recentOutput.push(message.trim());
           if (recentOutput.length > 20) recentOutput.shift();
@@ -88,7 +88,7 @@ export class EmbeddedPostgres {
       const stopOnExit = () => postmaster?.kill('SIGINT');
       process.once('exit', stopOnExit);
       await writeLock(lock, { pid: process.pid, port });
-      const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
+      const url = connectionUrl(password, port, pgdata);
       logger.info({ port, folder }, 'embedded PostgreSQL is ready');
       return new EmbeddedPostgres(folder, url, async () => {
         process.removeListener('exit', stopOnExit);
@@ -109,12 +109,27 @@ export class EmbeddedPostgres {
     const record = await readLock(path.join(folder, 'trailmap.lock'));
     if (!record?.port || !isAlive(record.pid)) return undefined;
     const password = (await fs.readFile(path.join(folder, 'postgres.password'), 'utf8')).trim();
-    return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${record.port}/${DATABASE}`;
+    return connectionUrl(password, record.port, path.join(folder, 'postgres'));
   }
 
   stop(): Promise<void> {
     return this.stopServer();
   }
+}
+
+/**
+ * Where the server also listens on a Unix socket: its own data folder, when the socket's path fits
+ * the system's limit and needs no quoting. Trailmap connects through it (a local socket costs each
+ * query less than TCP over loopback); TCP on 127.0.0.1 stays open for other tools.
+ */
+function socketFolder(pgdata: string, port: number): string | undefined {
+  const folder = path.resolve(pgdata);
+  return Buffer.byteLength(path.join(folder, `.s.PGSQL.${port}`)) <= 100 && /^[\w/.-]+$/.test(folder) ? folder : undefined;
+}
+
+function connectionUrl(password: string, port: number, pgdata: string): string {
+  const socket = socketFolder(pgdata, port);
+  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}${socket ? `?host=${encodeURIComponent(socket)}` : ''}`;
 }
 
 async function acquireLock(folder: string, lock: string): Promise<void> {
