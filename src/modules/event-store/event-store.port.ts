@@ -87,6 +87,11 @@ export interface SubscribeOptions {
   streamPrefix?: string;
   /** Ends the subscription (the iterator completes). */
   signal?: AbortSignal;
+  /**
+   * Once caught up, reads the log again no sooner than this long after the last read, so that a
+   * busy log is read in fewer, larger pages (a store that pushes events may ignore it).
+   */
+  coalesceMs?: number;
 }
 
 export interface EventStore {

@@ -138,11 +138,13 @@ export class PostgresEventStore implements EventStore {
     let after = options.after;
     let failures = 0;
     let heldBack = 0;
+    let lastRead = 0;
     while (!signal?.aborted) {
       const seen = this.notifications.current();
       let page: StoredEvent[];
       let waiting: boolean;
       try {
+        lastRead = performance.now();
         page = await this.readAll({ after, limit: SUBSCRIPTION_PAGE, streamPrefix });
         // Committed events beyond the horizon: an older transaction is still open; look again soon.
         waiting = page.length < SUBSCRIPTION_PAGE && (await this.hasEventsBeyondHorizon(after));
@@ -164,6 +166,8 @@ export class PostgresEventStore implements EventStore {
       }
       heldBack = 0;
       await this.notifications.wait(seen, IDLE_RECHECK_MS, signal);
+      const coalescing = lastRead + (options.coalesceMs ?? 0) - performance.now();
+      if (coalescing > 0) await sleep(coalescing, signal);
     }
   }
 
@@ -183,6 +187,7 @@ export class PostgresEventStore implements EventStore {
       `SELECT count(*) FROM (
          SELECT 1 FROM event_store_events
          WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+         ORDER BY transaction_id, global_position
          LIMIT $3) AS after_position`,
       [transactionId.toString(), globalPosition.toString(), cap],
     );
@@ -195,14 +200,16 @@ export class PostgresEventStore implements EventStore {
 
   private async hasEventsBeyondHorizon(after: string | undefined): Promise<boolean> {
     const [transactionId, globalPosition] = after ? decodePosition(after) : [0n, 0n];
-    const { rows } = await this.database.query<{ beyond: boolean }>(
-      `SELECT EXISTS (
-         SELECT 1 FROM event_store_events
-         WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-           AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint)) AS beyond`,
+    // The first one in index order, not EXISTS: PostgreSQL plans an EXISTS as a scan that stops at the first match, and reads the whole table when there is none.
+    const { rows } = await this.database.query(
+      `SELECT 1 FROM event_store_events
+       WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+         AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+       ORDER BY transaction_id, global_position
+       LIMIT 1`,
       [transactionId.toString(), globalPosition.toString()],
     );
-    return rows[0]!.beyond;
+    return rows.length > 0;
   }
 
   private commitNext(): void {
