@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { unwrapResolverError } from '@apollo/server/errors';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
 import type { Request } from 'express';
@@ -57,7 +58,8 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     parseOptions: { maxTokens: queryLimits.tokens },
     allowBatchedHttpRequests: false,
     // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
-    plugins: [...(armor.plugins as unknown as ApolloServerPlugin[]), personalDataPlugin(accessLog)],
+    // No HTTP caching of this API (answers depend on the caller's role), so no cache hints: Apollo's cache-control plugin would wrap every field's resolver to compute them.
+    plugins: [...(armor.plugins as unknown as ApolloServerPlugin[]), personalDataPlugin(accessLog), ApolloServerPluginCacheControlDisabled()],
     context: (request: { req?: Request } & SubscriptionContext): RequestContext => {
       const authorization = request.req ? request.req.headers.authorization : request.connectionParams?.authorization;
       return { principal: keyring.authenticate(presentedKey(typeof authorization === 'string' ? authorization : undefined)), loaders: new Map() };
