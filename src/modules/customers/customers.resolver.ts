@@ -88,49 +88,9 @@ export class CustomersResolver {
     return personal(context, customer, 'traits', customer.profile.traits);
   }
 
-  @ResolveField('stage')
-  stage(@Parent() customer: CustomerView) {
-    return customer.stage ?? 'DISCOVERY';
-  }
-
-  @ResolveField('stageEnteredAt')
-  stageEnteredAt(@Parent() customer: CustomerView) {
-    return customer.stageEnteredAt ?? this.firstSeenAt(customer);
-  }
-
   @ResolveField('stageHistory')
   stageHistory(@Parent() customer: CustomerView, @Context() context: RequestContext): Promise<StageTransitionView[]> {
     return loaderOf(context, 'stageHistory', (ids: readonly string[]) => this.customers.stageHistories(ids)).load(customer.id);
-  }
-
-  @ResolveField('firstSeenAt')
-  firstSeenAt(@Parent() customer: CustomerView) {
-    return customer.profile.firstSeenAt ?? customer.profile.lastSeenAt ?? new Date(0).toISOString();
-  }
-
-  @ResolveField('lastSeenAt')
-  lastSeenAt(@Parent() customer: CustomerView) {
-    return customer.profile.lastSeenAt ?? this.firstSeenAt(customer);
-  }
-
-  @ResolveField('channels')
-  channels(@Parent() customer: CustomerView) {
-    return customer.profile.channels;
-  }
-
-  @ResolveField('metrics')
-  metrics(@Parent() customer: CustomerView) {
-    return customer.profile.metrics;
-  }
-
-  @ResolveField('version')
-  version(@Parent() customer: CustomerView) {
-    return customer.profile.version;
-  }
-
-  @ResolveField('forgotten')
-  forgotten(@Parent() customer: CustomerView) {
-    return customer.profile.forgotten;
   }
 
   @ResolveField('timeline')

@@ -13,12 +13,21 @@ import { KeyVault } from '../privacy/key-vault.js';
 import type { Secrets } from '../privacy/secrets.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
-/** A customer as the API serves it: the profile and, when the journey projection has it, the stage. */
+/**
+ * A customer as the API serves it: the fields anyone who may read customers sees, ready for
+ * GraphQL's default resolvers, and the profile the personal fields are taken from.
+ */
 export interface CustomerView {
   id: string;
   profile: CustomerProfile;
-  stage: JourneyStage | null;
-  stageEnteredAt: string | null;
+  stage: JourneyStage;
+  stageEnteredAt: string;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  channels: CustomerProfile['channels'];
+  metrics: CustomerProfile['metrics'];
+  version: number;
+  forgotten: boolean;
 }
 
 export interface StageTransitionView {
@@ -143,8 +152,21 @@ export class CustomersService {
   }
 }
 
-function toView(row: CustomerRow): CustomerView {
-  return { id: row.customer_id, profile: row.profile, stage: row.stage, stageEnteredAt: row.entered_at?.toISOString() ?? null };
+function toView({ customer_id: id, profile, stage, entered_at: enteredAt }: CustomerRow): CustomerView {
+  const firstSeenAt = profile.firstSeenAt ?? profile.lastSeenAt ?? new Date(0).toISOString();
+  return {
+    id,
+    profile,
+    // A customer the journey projection has not reached yet is where every journey starts.
+    stage: stage ?? 'DISCOVERY',
+    stageEnteredAt: enteredAt?.toISOString() ?? firstSeenAt,
+    firstSeenAt,
+    lastSeenAt: profile.lastSeenAt ?? firstSeenAt,
+    channels: profile.channels,
+    metrics: profile.metrics,
+    version: profile.version,
+    forgotten: profile.forgotten,
+  };
 }
 
 function toPage<T>(items: T[], limit: number, cursorOf: (item: T) => (string | number)[]): Page<T> {

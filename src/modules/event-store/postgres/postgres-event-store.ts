@@ -34,6 +34,11 @@ const SUBSCRIPTION_PAGE = 1_000;
 const FULL_PAGES_KEPT = 32;
 /** Wake-up without a notification, in case one was missed: not a busy loop. */
 const IDLE_RECHECK_MS = 1_000;
+/**
+ * Longest wait before looking again at committed events held back by an older open transaction
+ * (the horizon is the oldest running transaction of the cluster: under load there nearly always is one).
+ */
+const HELD_BACK_MAX_WAIT_MS = 20;
 
 interface PendingUnit {
   unit: AppendUnit;
@@ -161,7 +166,9 @@ export class PostgresEventStore implements EventStore {
       }
       if (page.length === SUBSCRIPTION_PAGE) continue;
       if (waiting) {
-        await sleep(Math.min(2 ** heldBack++, 100), signal);
+        // Backing off while one transaction stays open; each page read means the horizon moved, and starts over.
+        if (page.length > 0) heldBack = 0;
+        await sleep(Math.min(2 ** heldBack++, HELD_BACK_MAX_WAIT_MS), signal);
         continue;
       }
       heldBack = 0;
