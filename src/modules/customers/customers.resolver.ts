@@ -90,6 +90,7 @@ export class CustomersResolver {
 
   @ResolveField('stageHistory')
   stageHistory(@Parent() customer: CustomerView, @Context() context: RequestContext): Promise<StageTransitionView[]> {
+    if (customer.stageHistory) return Promise.resolve(customer.stageHistory);
     return loaderOf(context, 'stageHistory', (ids: readonly string[]) => this.customers.stageHistories(ids)).load(customer.id);
   }
 

@@ -28,6 +28,8 @@ export interface CustomerView {
   metrics: CustomerProfile['metrics'];
   version: number;
   forgotten: boolean;
+  /** Read with the customer when it was read alone; a page of customers reads theirs in one batch. */
+  stageHistory?: StageTransitionView[];
 }
 
 export interface StageTransitionView {
@@ -66,14 +68,24 @@ export class CustomersService {
     private readonly keys: KeyVault,
   ) {}
 
-  /** The unified customer; an anonymous visitor folded into a user is that user. */
+  /**
+   * The unified customer; an anonymous visitor folded into a user is that user. Its stage history
+   * comes in the same query (the support tool's view asks for both): one round trip, not two.
+   */
   async customer(id: string): Promise<CustomerView | null> {
-    const { rows } = await this.database.query<CustomerRow>(
-      `SELECT ${CUSTOMER_COLUMNS} FROM ${CUSTOMER_SOURCE}
+    const { rows } = await this.database.query<CustomerRow & { stage_history: [JourneyStage | null, JourneyStage, string, string][] }>(
+      `SELECT ${CUSTOMER_COLUMNS},
+              (SELECT coalesce(json_agg(json_build_array(t.from_stage, t.to_stage, t.at, t.event_type) ORDER BY t.at, t.position), '[]')
+               FROM (SELECT p.customer_id AS source UNION ALL SELECT customer_id FROM customer_profiles WHERE merged_into = p.customer_id) AS s
+               CROSS JOIN LATERAL (SELECT * FROM journey_transitions WHERE customer_id = s.source) AS t) AS stage_history
+       FROM ${CUSTOMER_SOURCE}
        WHERE p.customer_id = coalesce((SELECT merged_into FROM customer_profiles WHERE customer_id = $1), $1)`,
       [id],
     );
-    return rows[0] ? toView(rows[0]) : null;
+    const row = rows[0];
+    if (!row) return null;
+    const stageHistory = row.stage_history.map(([from, to, at, eventType]) => ({ customerId: row.customer_id, from, to, at: new Date(at), eventType }));
+    return { ...toView(row), stageHistory };
   }
 
   async customerByIdentity(kind: IdentityKind, value: string): Promise<CustomerView | null> {
