@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { settleAfterLoad } from './lib/cluster.js';
 import { runBenchmark, type Outcome } from './lib/harness.js';
 import { loadDemo } from './lib/replay.js';
 import { note, ratioFigure, type Figure } from './lib/report.js';
@@ -41,6 +42,7 @@ export function profileQuery(argv: string[]): Promise<Outcome> {
     const connections = options.number('concurrency', SATURATION_CONNECTIONS);
     const server = await bench.startServer();
     const load = await loadDemo(server, events, cluster.postmasterPid);
+    await settleAfterLoad(cluster.url);
     const ids = await customerIds(cluster.url);
     note(`${ids.length.toLocaleString()} customers to query`);
     await paced(server, ids, rate, 3); // warm-up

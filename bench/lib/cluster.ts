@@ -84,6 +84,21 @@ export async function checkpoint(url: string): Promise<void> {
   }
 }
 
+/**
+ * VACUUM ANALYZE after a bulk load, then a CHECKPOINT: the measurement sees the steady state of a
+ * database whose autovacuum keeps up, not autovacuum's first pass over a table loaded a minute ago.
+ */
+export async function settleAfterLoad(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('VACUUM (ANALYZE)');
+    await client.query('CHECKPOINT');
+  } finally {
+    await client.end();
+  }
+}
+
 /** Drops Trailmap's database and makes it anew, migrated (no server may be running on it). */
 export async function resetDatabase(cluster: Cluster, logger: Logger): Promise<void> {
   const { migrate } = await trailmap.migrate();

@@ -32,6 +32,7 @@ const GROUP_EVENT_LIMIT = 5_000;
 const SUBSCRIPTION_PAGE = 1_000;
 /** Full pages of the global order kept in memory (~0.5 MB each), for readers in lockstep. */
 const FULL_PAGES_KEPT = 32;
+const FULL_PAGE_KEPT_MS = 10_000;
 /** Wake-up without a notification, in case one was missed: not a busy loop. */
 const IDLE_RECHECK_MS = 1_000;
 /**
@@ -70,7 +71,7 @@ export class PostgresEventStore implements EventStore {
   private readonly queue: PendingUnit[] = [];
   private commitsInFlight = 0;
   private readonly notifications: Notifications;
-  private readonly fullPages = new Map<string, StoredEvent[]>();
+  private readonly fullPages = new Map<string, { page: StoredEvent[]; at: number }>();
 
   constructor(private readonly database: Database) {
     this.notifications = new Notifications(database, EVENT_STORE_CHANNEL);
@@ -127,12 +128,15 @@ export class PostgresEventStore implements EventStore {
    */
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
     const key = `${options.after ?? ''}|${options.limit ?? 1_000}|${options.streamPrefix ?? ''}`;
+    const now = performance.now();
+    // Readers in lockstep come by within moments; kept longer, pages only make every full GC slower.
+    for (const [stale, { at }] of this.fullPages) if (now - at > FULL_PAGE_KEPT_MS) this.fullPages.delete(stale);
     const cached = this.fullPages.get(key);
-    if (cached) return cached;
+    if (cached) return cached.page;
     const { rows } = await this.database.query<EventRow>(...readAllQuery(options));
     const page = rows.map(toStoredEvent);
     if (page.length === (options.limit ?? 1_000)) {
-      this.fullPages.set(key, page);
+      this.fullPages.set(key, { page, at: now });
       if (this.fullPages.size > FULL_PAGES_KEPT) this.fullPages.delete(this.fullPages.keys().next().value!);
     }
     return page;
