@@ -27,14 +27,14 @@ export function ingest(argv: string[]): Promise<Outcome> {
     const eventsPerRun = options.number('events', 50_000);
     const concurrencies = options.list('concurrency', [HEADLINE_CONCURRENCY]);
     const referenceSeconds = options.number('duration', 5);
-    const projections = options.text('projections', 'on', ['on', 'off'] as const);
+    const projections = options.text('projections', 'on', ['on', 'off', 'separate'] as const);
     const referenceClients = [...new Set([1, HEADLINE_CONCURRENCY, ...concurrencies])].sort((a, b) => a - b);
 
     const server = await bench.startServer({ projections });
     const source = demoBatches(CUSTOMERS, BATCH_SIZE);
     note(`warming up: ${(10_000).toLocaleString()} demo messages`);
     await postBatches(server, await takeBatches(source, 10_000), HEADLINE_CONCURRENCY);
-    if (projections === 'on') await server.projectionsCaughtUp();
+    if (projections !== 'off') await server.projectionsCaughtUp();
 
     const trailmapRuns: Record<number, (Omit<SendResult, 'latencies'> & { latency: ReturnType<typeof summarize>; cpu: ReturnType<CpuMeter['read']>; catchUpSeconds: number | null })[]> = {};
     const referenceRuns: Record<number, RawResult<ReturnType<CpuMeter['read']>>[]> = {};
@@ -53,7 +53,7 @@ export function ingest(argv: string[]): Promise<Outcome> {
         const meter = new CpuMeter(server.pid, cluster.postmasterPid);
         const { latencies, ...result } = await postBatches(server, batches, concurrency);
         const cpu = meter.read();
-        const catchUpSeconds = projections === 'on' ? await server.projectionsCaughtUp() : null;
+        const catchUpSeconds = projections !== 'off' ? await server.projectionsCaughtUp() : null;
         (trailmapRuns[concurrency] ??= []).push({ ...result, latency: summarize(latencies), cpu, catchUpSeconds });
         note(
           `run ${run}: Trailmap /v1/batch, ${concurrency} client(s): ${Math.round(result.eventsPerSecond).toLocaleString()} events/s ` +

@@ -36,9 +36,9 @@ export function single(argv: string[]): Promise<Outcome> {
     const runs = options.number('runs', 3);
     const seconds = options.number('duration', 10);
     const clients = options.number('concurrency', CLIENTS);
-    const projections = options.text('projections', 'on', ['on', 'off'] as const);
+    const projections = options.text('projections', 'on', ['on', 'off', 'separate'] as const);
     const server = await bench.startServer({ projections });
-    const caughtUp = () => (projections === 'on' ? server.projectionsCaughtUp() : Promise.resolve(0));
+    const caughtUp = () => (projections !== 'off' ? server.projectionsCaughtUp() : Promise.resolve(0));
     note(`seeding ${POPULATION.toLocaleString()} customers`);
     await seedPopulation(server, POPULATION);
     await caughtUp();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { benchOptions, type BenchOptions } from './args.js';
@@ -14,7 +15,8 @@ export interface Bench {
   logger: Logger;
   cluster: Cluster;
   /** Starts `node dist/main.js` on the cluster (stopped by the harness at the end if still running). */
-  startServer(options?: Partial<ServerOptions>): Promise<TrailmapServer>;
+  /** `projections: 'separate'` starts a second process that runs the projections, and returns the API-only one. */
+  startServer(options?: Partial<Omit<ServerOptions, 'projections'>> & { projections?: 'on' | 'off' | 'separate' }): Promise<TrailmapServer>;
   /** Stops a server; with --cpu-prof, summarizes its CPU profile into the results. */
   stopServer(server: TrailmapServer, label?: string): Promise<void>;
 }
@@ -49,15 +51,23 @@ export async function runBenchmark(name: string, argv: string[], work: (bench: B
     logger,
     cluster,
     async startServer(serverOptions = {}) {
-      const server = await TrailmapServer.start({
-        databaseUrl: cluster!.url,
-        folder: path.join(cluster!.folder, 'server'),
-        cpuProfile: options.values['cpu-prof'],
-        ...serverOptions,
-        env: { ...SERVER_ENV, ...serverOptions.env },
-      });
-      servers.add(server);
-      return server;
+      const start = async (projections: 'on' | 'off', env: Record<string, string> = {}) => {
+        const server = await TrailmapServer.start({
+          databaseUrl: cluster!.url,
+          folder: path.join(cluster!.folder, 'server'),
+          cpuProfile: options.values['cpu-prof'],
+          ...serverOptions,
+          projections,
+          env: { ...SERVER_ENV, ...serverOptions.env, ...env },
+        });
+        servers.add(server);
+        return server;
+      };
+      if (serverOptions.projections !== 'separate') return start(serverOptions.projections ?? 'on');
+      // Two processes on the same database and keys: the projections run in one, the API (measured) in the other.
+      const keys = { TRAILMAP_MASTER_KEY: randomBytes(32).toString('base64'), TRAILMAP_PSEUDONYM_KEY: randomBytes(32).toString('base64') };
+      await start('on', keys);
+      return start('off', keys);
     },
     async stopServer(server, label = 'server') {
       servers.delete(server);
