@@ -73,18 +73,15 @@ export class CustomersService {
    * comes in the same query (the support tool's view asks for both): one round trip, not two.
    */
   async customer(id: string): Promise<CustomerView | null> {
-    const { rows } = await this.database.query<CustomerRow & { stage_history: [JourneyStage | null, JourneyStage, string, string][] }>(
-      `SELECT ${CUSTOMER_COLUMNS},
-              (SELECT coalesce(json_agg(json_build_array(t.from_stage, t.to_stage, t.at, t.event_type) ORDER BY t.at, t.position), '[]')
-               FROM (SELECT p.customer_id AS source UNION ALL SELECT customer_id FROM customer_profiles WHERE merged_into = p.customer_id) AS s
-               CROSS JOIN LATERAL (SELECT * FROM journey_transitions WHERE customer_id = s.source) AS t) AS stage_history
+    const { rows } = await this.database.query<CustomerRow & { stage_history: StoredHistory }>(
+      `SELECT ${CUSTOMER_COLUMNS}, ${stageHistoryOf('p.customer_id')} AS stage_history
        FROM ${CUSTOMER_SOURCE}
        WHERE p.customer_id = coalesce((SELECT merged_into FROM customer_profiles WHERE customer_id = $1), $1)`,
       [id],
     );
     const row = rows[0];
     if (!row) return null;
-    const stageHistory = row.stage_history.map(([from, to, at, eventType]) => ({ customerId: row.customer_id, from, to, at: new Date(at), eventType }));
+    const stageHistory = toHistory(row.customer_id, row.stage_history);
     return { ...toView(row), stageHistory };
   }
 
@@ -125,22 +122,11 @@ export class CustomersService {
 
   /** Stage histories of many customers in one query, oldest first; a folded visitor's history is the customer's. */
   async stageHistories(customerIds: readonly string[]): Promise<StageTransitionView[][]> {
-    const { rows } = await this.database.query<{ customer_id: string; from_stage: JourneyStage | null; to_stage: JourneyStage; at: Date; event_type: string }>(
-      `WITH histories AS (
-         SELECT requested AS customer_id, requested AS source FROM unnest($1::text[]) AS requested
-         UNION ALL
-         SELECT merged_into, customer_id FROM customer_profiles WHERE merged_into = ANY($1::text[]))
-       SELECT h.customer_id, t.from_stage, t.to_stage, t.at, t.event_type
-       FROM histories h CROSS JOIN LATERAL (SELECT * FROM journey_transitions WHERE customer_id = h.source) AS t
-       ORDER BY 1, t.at, t.position`,
+    const { rows } = await this.database.query<{ customer_id: string; stage_history: StoredHistory }>(
+      `SELECT requested AS customer_id, ${stageHistoryOf('requested')} AS stage_history FROM unnest($1::text[]) AS requested`,
       [customerIds],
     );
-    const byCustomer = new Map<string, StageTransitionView[]>();
-    for (const row of rows) {
-      const history = byCustomer.get(row.customer_id) ?? [];
-      history.push({ customerId: row.customer_id, from: row.from_stage, to: row.to_stage, at: row.at, eventType: row.event_type });
-      byCustomer.set(row.customer_id, history);
-    }
+    const byCustomer = new Map(rows.map((row) => [row.customer_id, toHistory(row.customer_id, row.stage_history)]));
     return customerIds.map((customerId) => byCustomer.get(customerId) ?? []);
   }
 
@@ -162,6 +148,19 @@ export class CustomersService {
     const events = await toCustomerEvents(stored, this.catalog, this.keys, { openPersonalData: personalData });
     return toPage(events, limit, (event) => [event.occurredAt, event.customerId, event.revision]);
   }
+}
+
+type StoredHistory = [from: JourneyStage | null, to: JourneyStage, at: string, eventType: string][];
+
+/** A customer's stage history as a JSON array, oldest first: its own transitions and those of the visitors folded into it. */
+function stageHistoryOf(customer: string): string {
+  return `(SELECT coalesce(json_agg(json_build_array(t.from_stage, t.to_stage, t.at, t.event_type) ORDER BY t.at, t.position), '[]')
+           FROM (SELECT ${customer} AS source UNION ALL SELECT customer_id FROM customer_profiles WHERE merged_into = ${customer}) AS s
+           CROSS JOIN LATERAL (SELECT * FROM journey_transitions WHERE customer_id = s.source) AS t)`;
+}
+
+function toHistory(customerId: string, stored: StoredHistory): StageTransitionView[] {
+  return stored.map(([from, to, at, eventType]) => ({ customerId, from, to, at: new Date(at), eventType }));
 }
 
 function toView({ customer_id: id, profile, stage, entered_at: enteredAt }: CustomerRow): CustomerView {

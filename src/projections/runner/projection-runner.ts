@@ -42,7 +42,6 @@ interface CheckpointRow {
   rebuild_position: string | null;
 }
 
-/** The checkpoint moved under us: another runner applied this batch. */
 /**
  * Live, a runner reads the log at most once per this many milliseconds: under load each batch
  * carries the appends of many requests (a few statements per batch instead of per append), and a
@@ -50,6 +49,7 @@ interface CheckpointRow {
  */
 const LIVE_COALESCE_MS = 10;
 
+/** The checkpoint moved under us: another runner applied this batch. */
 class CheckpointMoved extends Error {}
 /** A handler threw on an event: the projection stops in FAILED until it is rebuilt. */
 class ProjectionFailed extends Error {}
