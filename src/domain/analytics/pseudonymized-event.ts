@@ -9,9 +9,20 @@ import { linkedAnonymousId } from '../profile/index.js';
  * meaningless without it. Anonymous visitors keep their `anon:` mark so links still fold them.
  */
 export function pseudonymOf(key: Buffer, customerId: string): string {
+  const known = pseudonyms.get(key);
+  const remembered = known?.get(customerId);
+  if (remembered !== undefined) return remembered;
   const digest = createHmac('sha256', key).update(customerId).digest('base64url').slice(0, 22);
-  return isAnonymousCustomer(customerId) ? anonymousCustomerId(digest) : digest;
+  const pseudonym = isAnonymousCustomer(customerId) ? anonymousCustomerId(digest) : digest;
+  const byCustomer = known && known.size < PSEUDONYMS_REMEMBERED ? known : new Map<string, string>();
+  byCustomer.set(customerId, pseudonym);
+  pseudonyms.set(key, byCustomer);
+  return pseudonym;
 }
+
+/** A customer's events come in runs (a session, a batch): their pseudonym is computed once per run, not per event. */
+const pseudonyms = new WeakMap<Buffer, Map<string, string>>();
+const PSEUDONYMS_REMEMBERED = 10_000;
 
 /**
  * The event as analytics may see it: customers as pseudonyms, no ids, only the properties the

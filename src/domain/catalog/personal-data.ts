@@ -27,13 +27,26 @@ export function splitPersonalData<Event extends EventSections>(
   event: Event,
 ): { plain: Event; personal: PersonalData } {
   const personal: PersonalData = {};
-  // Ancestors first, so that a value nested in one already removed is not recorded twice.
-  const paths = [...catalog.piiFieldsOf(type)].sort((a, b) => a.split('.').length - b.split('.').length);
-  const withoutPaths = paths.reduce((remaining, path) => extract(remaining, path.split('.'), '', personal), event as unknown);
+  const withoutPaths = extractionOrder(catalog.piiFieldsOf(type)).reduce(
+    (remaining, segments) => extract(remaining, segments, '', personal),
+    event as unknown,
+  );
   // Query strings and fragments of URLs carry whatever a site put there (emails, tokens): the plain part keeps the address only.
   const plain = withoutUrlQueries(withoutPaths, '', personal);
   return { plain: plain as Event, personal };
 }
+
+/** A type's personal paths as segments, ancestors first, so that a value nested in one already removed is not recorded twice. */
+function extractionOrder(paths: readonly string[]): string[][] {
+  let order = extractionOrders.get(paths);
+  if (!order) {
+    order = paths.map((path) => path.split('.')).sort((a, b) => a.length - b.length);
+    extractionOrders.set(paths, order);
+  }
+  return order;
+}
+
+const extractionOrders = new WeakMap<readonly string[], string[][]>();
 
 /** The event as it was before splitPersonalData: `mergePersonalData(split.plain, split.personal)`. */
 export function mergePersonalData<Event extends EventSections>(plain: Event, personal: PersonalData): Event {
@@ -89,19 +102,32 @@ function isUrlField(field: string): boolean {
   return field === 'url' || field === 'referrer' || field === 'path' || field.endsWith('_url');
 }
 
+/** Copies only what changes: a value without such URLs is returned as it is. */
 function withoutUrlQueries(value: unknown, location: string, personal: PersonalData): unknown {
-  if (Array.isArray(value)) return value.map((element, index) => withoutUrlQueries(element, `${location}[${index}]`, personal));
+  if (Array.isArray(value)) {
+    const elements = value.map((element, index) => withoutUrlQueries(element, `${location}[${index}]`, personal));
+    return elements.some((element, index) => element !== value[index]) ? elements : value;
+  }
   if (!isObject(value)) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([field, inner]) => {
-      const path = location ? `${location}.${field}` : field;
-      if (typeof inner === 'string' && isUrlField(field) && /[?#]/.test(inner)) {
-        personal[path] = inner;
-        return [field, inner.split(/[?#]/, 1)[0]];
-      }
-      return [field, withoutUrlQueries(inner, path, personal)];
-    }),
-  );
+  let copy: JsonObject | undefined;
+  for (const field of Object.keys(value)) {
+    const inner = value[field];
+    if (typeof inner !== 'object' && typeof inner !== 'string') continue;
+    const path = location ? `${location}.${field}` : field;
+    let kept: unknown = inner;
+    if (typeof inner === 'string') {
+      if (!isUrlField(field) || !/[?#]/.test(inner)) continue;
+      personal[path] = inner;
+      kept = inner.split(/[?#]/, 1)[0];
+    } else {
+      kept = withoutUrlQueries(inner, path, personal);
+      if (kept === inner) continue;
+    }
+    copy ??= { ...value };
+    // Defined, not assigned: a field named "__proto__" must stay a field.
+    Object.defineProperty(copy, field, { value: kept, writable: true, enumerable: true, configurable: true });
+  }
+  return copy ?? value;
 }
 
 function extract(value: unknown, [field, ...rest]: string[], location: string, personal: PersonalData): unknown {

@@ -70,7 +70,7 @@ export function storedEventId(producerId: string): string {
 function checkEvent(event: IncomingEvent, catalog: EventCatalog, receivedAt: string): Omit<Problem, 'index'>[] {
   if (!isObject(event)) return [{ field: 'event', rule: 'type', message: 'event must be an object' }];
   const problems: Omit<Problem, 'index'>[] = [];
-  const characters = unstorableText(event, 'event', 0);
+  const characters = storable(event, 0) ? undefined : unstorableText(event, 'event', 0);
   if (characters) return [characters];
   const size = Buffer.byteLength(JSON.stringify(event), 'utf8');
   if (size > EVENT_SIZE_LIMIT) {
@@ -147,6 +147,18 @@ function timeProblems(value: unknown, receivedAt: string): Omit<Problem, 'index'
 function toInstant(value: unknown): string | undefined {
   const date = value instanceof Date ? value : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(value) ? new Date(value) : undefined;
   return date && !Number.isNaN(date.getTime()) ? date.toISOString() : undefined;
+}
+
+/** True when no text holds a NUL or a surrogate and nothing is nested too deep: the usual case, checked without building paths. */
+function storable(value: unknown, depth: number): boolean {
+  if (depth > DEPTH_LIMIT) return false;
+  if (typeof value === 'string') return !/[\u0000\ud800-\udfff]/.test(value);
+  if (typeof value !== 'object' || value === null) return true;
+  if (Array.isArray(value)) return value.every((element) => storable(element, depth + 1));
+  for (const key in value) {
+    if (Object.hasOwn(value, key) && !(storable(key, depth + 1) && storable((value as Record<string, unknown>)[key], depth + 1))) return false;
+  }
+  return true;
 }
 
 /** PostgreSQL's jsonb refuses NUL and lone surrogates; deep nesting is refused before it costs anything. */

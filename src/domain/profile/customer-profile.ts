@@ -6,6 +6,7 @@ import {
   coversRevisions,
   ownValue,
   setOwn,
+  sortedByKey,
   sortedRevisions,
   unionOfRevisions,
   withApplied,
@@ -296,8 +297,8 @@ function idOf(value: unknown): string | null {
  * (contact fields from traits, sessions and averages in the metrics, the version) recomputed.
  */
 function canonicalProfile(profile: CustomerProfile): CustomerProfile {
-  const traits = sortedObject(profile.traits);
-  const traitsUpdatedAt = sortedObject(profile.traitsUpdatedAt);
+  const traits = sortedByKey(profile.traits);
+  const traitsUpdatedAt = sortedByKey(profile.traitsUpdatedAt);
   const { metrics, supportTickets } = profile;
   const openSupportTickets =
     Object.values(supportTickets.byId).filter((status) => status === 'OPEN').length + supportTickets.openWithoutId;
@@ -330,16 +331,21 @@ function canonicalProfile(profile: CustomerProfile): CustomerProfile {
       archived: profile.sessions.archived,
       archivedUntil: profile.sessions.archivedUntil,
     },
-    supportTickets: { byId: sortedObject(supportTickets.byId), openWithoutId: supportTickets.openWithoutId },
+    supportTickets: { byId: sortedByKey(supportTickets.byId), openWithoutId: supportTickets.openWithoutId },
     appliedRevisions: sortedRevisions(profile.appliedRevisions),
   };
 }
 
 function distinctIdentities(identities: Identity[]): Identity[] {
+  let canonical = true;
+  for (let index = 1; index < identities.length && canonical; index++) canonical = compareIdentities(identities[index - 1]!, identities[index]!) < 0;
+  if (canonical) return identities;
   const byKey = new Map(identities.map(({ kind, value }) => [`${kind}\u0000${value}`, { kind, value }]));
-  return [...byKey.values()].sort(
-    (a, b) => identityKindOrder.indexOf(a.kind) - identityKindOrder.indexOf(b.kind) || compareKeys(a.value, b.value),
-  );
+  return [...byKey.values()].sort(compareIdentities);
+}
+
+function compareIdentities(a: Identity, b: Identity): number {
+  return identityKindOrder.indexOf(a.kind) - identityKindOrder.indexOf(b.kind) || compareKeys(a.value, b.value);
 }
 
 /** `name`, or first and last name joined, whichever was set more recently. */
@@ -374,8 +380,4 @@ function newestTextTrait(
 function textTrait(traits: JsonObject, key: string): string | null {
   const value = traits[key];
   return typeof value === 'string' && value.trim() ? value.trim() : null;
-}
-
-function sortedObject<Value>(object: Record<string, Value>): Record<string, Value> {
-  return Object.fromEntries(Object.entries(object).sort(([a], [b]) => compareKeys(a, b)));
 }

@@ -35,6 +35,25 @@ describe('sessions', () => {
     expect(sessionCount(inOrder)).toBe(3);
   });
 
+  it('gives the sessions of the sorted activities grouped by gap, whatever order they arrive in (200 random cases)', () => {
+    let seed = 20261126;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let round = 0; round < 200; round++) {
+      // Mostly in time order with late arrivals, as producers send them; whole minutes so gaps of exactly 30 occur.
+      const count = 1 + Math.floor(random() * 40);
+      const minutes = Array.from({ length: count }, () => Math.floor(random() * 600));
+      const arrival = minutes.map((at, index) => ({ at, key: random() < 0.8 ? at : index * 15 * random() })).sort((a, b) => a.key - b.key);
+      const sessions = activities(noSessions(), arrival.map(({ at }) => at));
+      const expected: { from: string; to: string }[] = [];
+      for (const at of [...minutes].sort((a, b) => a - b)) {
+        const last = expected.at(-1);
+        if (last && at - (Date.parse(last.to) - start) / 60_000 <= 30) last.to = minute(at);
+        else expected.push({ from: minute(at), to: minute(at) });
+      }
+      expect(sessions.windows).toEqual(expected);
+    }
+  });
+
   it('joins two sessions when a late activity falls in the gap between them', () => {
     const twoSessions = activities(noSessions(), [0, 50]);
     expect(sessionCount(twoSessions)).toBe(2);

@@ -39,7 +39,20 @@ export function sessionCount(sessions: Sessions): number {
 export function withActivity(sessions: Sessions, at: string): Sessions {
   const instant = millisOf(at);
   if (sessions.archivedUntil !== null && instant <= millisOf(sessions.archivedUntil) + SESSION_GAP_MS) return sessions;
+  const last = sessions.windows.at(-1);
+  // Activities mostly arrive in time order: one at or after the latest session's start touches that session only.
+  if (last && instant >= millisOf(last.from)) return withLatestActivity(sessions, last, instant);
   return capped({ ...sessions, windows: coalesce([...sessions.windows, { from: at, to: at }]) });
+}
+
+/** `withActivity` for an instant at or after the start of the latest window (the earlier ones end more than a gap before it). */
+function withLatestActivity(sessions: Sessions, last: SessionWindow, instant: number): Sessions {
+  const lastTo = millisOf(last.to);
+  if (instant <= lastTo) return sessions;
+  const earlier = sessions.windows.slice(0, -1);
+  const to = new Date(instant).toISOString();
+  if (instant - lastTo <= SESSION_GAP_MS) return { ...sessions, windows: [...earlier, { from: last.from, to }] };
+  return capped({ ...sessions, windows: [...sessions.windows, { from: to, to }] });
 }
 
 /** The sessions of two customers folded into one: a visit that spans both becomes one session. */

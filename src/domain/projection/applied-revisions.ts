@@ -18,7 +18,12 @@ export function withApplied(
   applied: AppliedRevisions,
   event: { customerId: string; revision: number },
 ): AppliedRevisions {
-  return sortedRevisions({ ...applied, [event.customerId]: Math.max(event.revision, ownValue(applied, event.customerId) ?? -1) });
+  const highest = ownValue(applied, event.customerId);
+  if (highest !== undefined && highest >= event.revision) return applied;
+  const next = { ...applied };
+  setOwn(next, event.customerId, event.revision);
+  // A stream already present keeps its place, so the order stays sorted.
+  return highest === undefined ? sortedRevisions(next) : next;
 }
 
 export function unionOfRevisions(first: AppliedRevisions, second: AppliedRevisions): AppliedRevisions {
@@ -34,7 +39,18 @@ export function coversRevisions(applied: AppliedRevisions, other: AppliedRevisio
 
 /** Keys in code-point order, so the stored JSON is the same whatever order the streams arrived in. */
 export function sortedRevisions(applied: AppliedRevisions): AppliedRevisions {
-  return Object.fromEntries(Object.entries(applied).sort(([a], [b]) => compareKeys(a, b)));
+  return sortedByKey(applied);
+}
+
+/** The record with its keys in code-point order: itself when they already are. */
+export function sortedByKey<Value>(record: Record<string, Value>): Record<string, Value> {
+  const keys = Object.keys(record);
+  let sorted = true;
+  for (let index = 1; index < keys.length && sorted; index++) sorted = compareKeys(keys[index - 1]!, keys[index]!) < 0;
+  if (sorted) return record;
+  const copy: Record<string, Value> = {};
+  for (const key of keys.sort(compareKeys)) setOwn(copy, key, record[key]!);
+  return copy;
 }
 
 export function compareKeys(a: string, b: string): number {

@@ -3,10 +3,18 @@
  * so they are compared by their parsed value, never as strings.
  */
 export function millisOf(instant: string): number {
+  const known = parsed.get(instant);
+  if (known !== undefined) return known;
   const millis = Date.parse(instant);
   if (Number.isNaN(millis)) throw new Error(`Not an ISO 8601 instant: ${instant}`);
+  if (parsed.size >= PARSED_LIMIT) parsed.clear();
+  parsed.set(instant, millis);
   return millis;
 }
+
+/** Folds compare the same few instants (a profile's latest session, its last activity) event after event. */
+const parsed = new Map<string, number>();
+const PARSED_LIMIT = 10_000;
 
 export function isAfter(instant: string, other: string): boolean {
   return millisOf(instant) > millisOf(other);

@@ -33,6 +33,13 @@ const SUBSCRIPTION_PAGE = 1_000;
 /** Full pages of the global order kept in memory (~0.5 MB each), for readers in lockstep. */
 const FULL_PAGES_KEPT = 32;
 const FULL_PAGE_KEPT_MS = 10_000;
+/**
+ * Recent subscription pages, shared by the subscribers of this process (the four projections follow
+ * the same tail of the log): a page read after the latest notification a subscriber has seen answers
+ * it as well as a read of its own would, from the subscriber's position to the page's end.
+ */
+const LIVE_PAGES_KEPT = 8;
+const LIVE_PAGE_KEPT_MS = 2_000;
 /** Wake-up without a notification, in case one was missed: not a busy loop. */
 const IDLE_RECHECK_MS = 1_000;
 /**
@@ -46,6 +53,22 @@ interface PendingUnit {
   size: number;
   resolve(results: AppendResult[]): void;
   reject(error: unknown): void;
+}
+
+interface LiveRead {
+  page: StoredEvent[];
+  /** A full page: read on at once. */
+  more: boolean;
+  /** Committed events were held back by an older open transaction when the page was read: look again soon. */
+  waiting: boolean;
+}
+
+interface LivePage extends LiveRead {
+  after: string | undefined;
+  streamPrefix: string | undefined;
+  /** The notification generation seen before the read. */
+  seen: number;
+  at: number;
 }
 
 interface EventRow {
@@ -72,6 +95,7 @@ export class PostgresEventStore implements EventStore {
   private commitsInFlight = 0;
   private readonly notifications: Notifications;
   private readonly fullPages = new Map<string, { page: StoredEvent[]; at: number }>();
+  private readonly livePages: LivePage[] = [];
 
   constructor(private readonly database: Database) {
     this.notifications = new Notifications(database, EVENT_STORE_CHANNEL);
@@ -150,25 +174,23 @@ export class PostgresEventStore implements EventStore {
     let lastRead = 0;
     while (!signal?.aborted) {
       const seen = this.notifications.current();
-      let page: StoredEvent[];
-      let waiting: boolean;
+      let read: LiveRead;
       try {
         lastRead = performance.now();
-        page = await this.readAll({ after, limit: SUBSCRIPTION_PAGE, streamPrefix });
-        // Committed events beyond the horizon: an older transaction is still open; look again soon.
-        waiting = page.length < SUBSCRIPTION_PAGE && (await this.hasEventsBeyondHorizon(after));
+        read = await this.readLive(after, streamPrefix, seen);
         failures = 0;
       } catch {
         if (signal?.aborted) return;
         await sleep(Math.min(100 * 2 ** failures++, 5_000), signal);
         continue;
       }
+      const { page, more, waiting } = read;
       for (const event of page) {
         if (signal?.aborted) return;
         yield event;
         after = event.position;
       }
-      if (page.length === SUBSCRIPTION_PAGE) continue;
+      if (more) continue;
       if (waiting) {
         // Backing off while one transaction stays open; each page read means the horizon moved, and starts over.
         if (page.length > 0) heldBack = 0;
@@ -180,6 +202,31 @@ export class PostgresEventStore implements EventStore {
       const coalescing = lastRead + (options.coalesceMs ?? 0) - performance.now();
       if (coalescing > 0) await sleep(coalescing, signal);
     }
+  }
+
+  /**
+   * The events after `after` for a subscriber that has seen notification `seen`: the part of a page
+   * another subscriber read since that notification, else a read of its own. Never an empty page
+   * from memory: "nothing new" always comes from the database.
+   */
+  private async readLive(after: string | undefined, streamPrefix: string | undefined, seen: number): Promise<LiveRead> {
+    const now = performance.now();
+    while (this.livePages.length > 0 && now - this.livePages[0]!.at > LIVE_PAGE_KEPT_MS) this.livePages.shift();
+    for (let index = this.livePages.length - 1; index >= 0; index--) {
+      const shared = this.livePages[index]!;
+      if (shared.streamPrefix !== streamPrefix || shared.seen < seen) continue;
+      const start = shared.after === after ? 0 : shared.page.findIndex((event) => event.position === after) + 1;
+      if ((start > 0 || shared.after === after) && start < shared.page.length) {
+        return { page: shared.page.slice(start), more: shared.more, waiting: shared.waiting };
+      }
+    }
+    const page = await this.readAll({ after, limit: SUBSCRIPTION_PAGE, streamPrefix });
+    const more = page.length === SUBSCRIPTION_PAGE;
+    // Committed events beyond the horizon: an older transaction is still open; look again soon.
+    const waiting = !more && (await this.hasEventsBeyondHorizon(after));
+    this.livePages.push({ after, streamPrefix, seen, page, more, waiting, at: now });
+    if (this.livePages.length > LIVE_PAGES_KEPT) this.livePages.shift();
+    return { page, more, waiting };
   }
 
   async headPosition(): Promise<string | undefined> {
