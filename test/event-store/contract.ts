@@ -346,6 +346,60 @@ export function eventStoreContract(harness: EventStoreHarness): void {
       }
     }, 60_000);
 
+    it('deliver every event once, in order, to each of four subscribers following the same tail from different places (as the projections do)', async () => {
+      const store = harness.store();
+      const controller = new AbortController();
+      const early = events(6);
+      await store.append(stream('early'), early, { expectedRevision: 'any' });
+      const positions = (await readToEnd(store, prefix, undefined, 6)).map((event) => event.position);
+      const starts = [undefined, 3, 4, 1];
+      const iterators = starts.map((start) =>
+        store.subscribe({ after: start === undefined ? undefined : positions[start], streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator](),
+      );
+      try {
+        const appended: string[] = [];
+        const later = 25 + (harness.beginAppend ? 4 : 0);
+        const wanted = (index: number) => later + 6 - (starts[index] === undefined ? 0 : starts[index]! + 1);
+        const received = iterators.slice(0, 3).map((iterator, index) => take(iterator, wanted(index), 20_000));
+        // The last one starts once the others have read: it begins in the middle of what they read.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        received.push(take(iterators[3]!, wanted(3), 20_000));
+        for (let round = 0; round < 20; round++) {
+          const batch = events(round % 4 === 0 ? 2 : 1);
+          appended.push(...batch.map((event) => event.id));
+          if (batch.length === 2) {
+            await store.appendMany(batch.map((event, index) => ({ stream: stream(`v${index}`), events: [event], expectedRevision: 'any' as const })));
+          } else {
+            await store.append(stream(`w${round % 3}`), batch, { expectedRevision: 'any' });
+          }
+          if (round % 5 === 0) await new Promise((resolve) => setTimeout(resolve, 15));
+        }
+        if (harness.beginAppend) {
+          // Events held back by an open transaction reach every subscriber once it commits, the later ones after them.
+          const [held, ...after] = events(4);
+          const open = await harness.beginAppend(stream('held'), [held!]);
+          for (const event of after) await store.append(stream('after-held'), [event], { expectedRevision: 'any' });
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await open.commit();
+          appended.push(held!.id, ...after.map((event) => event.id));
+        }
+        expect(appended).toHaveLength(later);
+        const delivered = await Promise.all(received);
+        delivered.forEach((subscriber, index) => {
+          const skipped = starts[index] === undefined ? 0 : starts[index]! + 1;
+          const ids = subscriber.map((event) => event.id);
+          expect(ids.slice(0, 6 - skipped)).toEqual(early.slice(skipped).map((event) => event.id));
+          expect([...ids.slice(6 - skipped)].sort()).toEqual([...appended].sort());
+          expect(new Set(ids).size).toBe(ids.length);
+          expect(subscriber.map((event) => event.position)).toEqual(subscriber.map((event) => event.position).sort());
+        });
+        expect(await Promise.all(iterators.map((iterator) => take(iterator, 1, 300)))).toEqual([[], [], [], []]);
+      } finally {
+        controller.abort();
+        await Promise.all(iterators.map((iterator) => iterator.return?.()));
+      }
+    }, 60_000);
+
     it('start after any position and end when aborted', async () => {
       const store = harness.store();
       await store.append(stream('u'), events(5), { expectedRevision: 'any' });
