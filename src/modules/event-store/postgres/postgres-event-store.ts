@@ -35,8 +35,8 @@ const FULL_PAGES_KEPT = 32;
 const FULL_PAGE_KEPT_MS = 10_000;
 /**
  * Recent subscription pages, shared by the subscribers of this process (the four projections follow
- * the same tail of the log): a page read after the latest notification a subscriber has seen answers
- * it as well as a read of its own would, from the subscriber's position to the page's end.
+ * the same tail of the log): a page holds every committed event from its start to its end, so it
+ * answers any subscriber whose position is in it, from there to the page's end.
  */
 const LIVE_PAGES_KEPT = 8;
 const LIVE_PAGE_KEPT_MS = 2_000;
@@ -96,6 +96,7 @@ export class PostgresEventStore implements EventStore {
   private readonly notifications: Notifications;
   private readonly fullPages = new Map<string, { page: StoredEvent[]; at: number }>();
   private readonly livePages: LivePage[] = [];
+  private readonly liveReads = new Map<string, { seen: number; read: Promise<LiveRead> }>();
 
   constructor(private readonly database: Database) {
     this.notifications = new Notifications(database, EVENT_STORE_CHANNEL);
@@ -205,21 +206,38 @@ export class PostgresEventStore implements EventStore {
   }
 
   /**
-   * The events after `after` for a subscriber that has seen notification `seen`: the part of a page
-   * another subscriber read since that notification, else a read of its own. Never an empty page
-   * from memory: "nothing new" always comes from the database.
+   * The events after `after` for a subscriber that has seen notification `seen`: the rest of a page
+   * another subscriber read, else a read of its own. A page read before that notification may miss
+   * what it announced, so the subscriber reads on at once after it. Never an empty page from memory:
+   * "nothing new" always comes from the database.
    */
   private async readLive(after: string | undefined, streamPrefix: string | undefined, seen: number): Promise<LiveRead> {
     const now = performance.now();
     while (this.livePages.length > 0 && now - this.livePages[0]!.at > LIVE_PAGE_KEPT_MS) this.livePages.shift();
     for (let index = this.livePages.length - 1; index >= 0; index--) {
       const shared = this.livePages[index]!;
-      if (shared.streamPrefix !== streamPrefix || shared.seen < seen) continue;
+      if (shared.streamPrefix !== streamPrefix) continue;
       const start = shared.after === after ? 0 : shared.page.findIndex((event) => event.position === after) + 1;
       if ((start > 0 || shared.after === after) && start < shared.page.length) {
+        // Read before the latest notification this subscriber saw: good as far as it goes, then read on at once.
+        if (shared.seen < seen) return { page: shared.page.slice(start), more: true, waiting: false };
         return { page: shared.page.slice(start), more: shared.more, waiting: shared.waiting };
       }
     }
+    // Subscribers woken by the same notification at the same place share one read.
+    const key = `${streamPrefix ?? ''}|${after ?? ''}`;
+    const pending = this.liveReads.get(key);
+    if (pending && pending.seen >= seen) return pending.read;
+    const read = this.readLivePage(after, streamPrefix, seen, now);
+    this.liveReads.set(key, { seen, read });
+    try {
+      return await read;
+    } finally {
+      if (this.liveReads.get(key)?.read === read) this.liveReads.delete(key);
+    }
+  }
+
+  private async readLivePage(after: string | undefined, streamPrefix: string | undefined, seen: number, now: number): Promise<LiveRead> {
     const page = await this.readAll({ after, limit: SUBSCRIPTION_PAGE, streamPrefix });
     const more = page.length === SUBSCRIPTION_PAGE;
     // Committed events beyond the horizon: an older transaction is still open; look again soon.
