@@ -19,7 +19,7 @@ import { decodeCursor, encodeCursor } from './cursor.js';
  */
 export interface CustomerView {
   id: string;
-  profile: CustomerProfile;
+  profile: ServedProfile;
   stage: JourneyStage;
   stageEnteredAt: string;
   firstSeenAt: string;
@@ -47,14 +47,17 @@ export interface Page<T> {
 
 export const PAGE_SIZE_LIMIT = 500;
 
+/** What the API reads of a stored profile: the projection's bookkeeping (sessions, revisions, trait times, tickets) stays in the database. */
+export type ServedProfile = Omit<CustomerProfile, 'sessions' | 'appliedRevisions' | 'traitsUpdatedAt' | 'supportTickets'>;
+
 interface CustomerRow {
   customer_id: string;
-  profile: CustomerProfile;
+  profile: ServedProfile;
   stage: JourneyStage | null;
   entered_at: Date | null;
 }
 
-const CUSTOMER_COLUMNS = `p.customer_id, p.profile, j.stage, j.entered_at`;
+const CUSTOMER_COLUMNS = `p.customer_id, p.profile - '{sessions,appliedRevisions,traitsUpdatedAt,supportTickets}'::text[] AS profile, j.stage, j.entered_at`;
 const CUSTOMER_SOURCE = `customer_profiles p LEFT JOIN journey_states j ON j.customer_id = p.customer_id`;
 
 /** Reads of the customer read models: profiles, identities, stages and timelines. */
