@@ -67,5 +67,7 @@ export function ownValue<Value>(record: Readonly<Record<string, Value>>, key: st
 
 /** Sets an own property whatever the key: assigning "__proto__" would replace the prototype instead. */
 export function setOwn<Value>(record: Record<string, Value>, key: string, value: Value): void {
-  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
+  // Only "__proto__" is an accessor on Object.prototype; defining every key would turn records into slow dictionaries.
+  if (key === '__proto__') Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
+  else record[key] = value;
 }

@@ -144,7 +144,12 @@ export class EventIdConflict extends Error {
 
 /** Positions are two unsigned 64-bit numbers, zero-padded so that string order is log order. */
 export function encodePosition(major: bigint | number | string, minor: bigint | number | string): string {
-  return `${BigInt(major).toString().padStart(20, '0')}/${BigInt(minor).toString().padStart(20, '0')}`;
+  return `${digits(major)}/${digits(minor)}`;
+}
+
+/** Twenty digits; PostgreSQL's text of an xid8 or a bigint is already plain digits (the usual case, once per event read). */
+function digits(value: bigint | number | string): string {
+  return (typeof value === 'string' && /^\d{1,20}$/.test(value) ? value : BigInt(value).toString()).padStart(20, '0');
 }
 
 export function decodePosition(position: string): [bigint, bigint] {

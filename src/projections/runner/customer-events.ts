@@ -47,7 +47,8 @@ async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, ke
       if (key) sections = mergePersonalData(sections, unseal(key, data.sealed, event.id) as JsonObject);
       else personalDataReadable = false;
     }
-    return {
+    // Built field by field rather than with conditional spreads: this runs for every event of every projection.
+    const converted: CustomerEvent = {
       id: event.id,
       type: event.type,
       category: catalog.categoryOf(event.type) ?? 'ENGAGEMENT',
@@ -56,12 +57,15 @@ async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, ke
       position: event.position,
       occurredAt: event.metadata.occurredAt,
       recordedAt: event.metadata.recordedAt,
-      ...(data.userId !== undefined && { userId: data.userId }),
-      ...(data.anonymousId !== undefined && { anonymousId: data.anonymousId }),
-      ...(data.channel !== undefined && { channel: data.channel }),
-      ...sections,
-      personalDataReadable,
-      ...(data.sealed && !openPersonalData && { personalDataWithheld: true }),
-    };
+    } as CustomerEvent;
+    if (data.userId !== undefined) converted.userId = data.userId;
+    if (data.anonymousId !== undefined) converted.anonymousId = data.anonymousId;
+    if (data.channel !== undefined) converted.channel = data.channel;
+    converted.properties = sections.properties;
+    converted.traits = sections.traits;
+    converted.context = sections.context;
+    converted.personalDataReadable = personalDataReadable;
+    if (data.sealed && !openPersonalData) converted.personalDataWithheld = true;
+    return converted;
   });
 }
