@@ -13,7 +13,8 @@ export interface ProjectionTransaction {
 /**
  * A read model built from the log. `apply` folds a batch of events (in log order) into the
  * projection's tables; the runner calls it in the transaction that moves the checkpoint, so a
- * batch is applied exactly once whatever the crashes and redeliveries.
+ * batch is applied exactly once whatever the crashes and redeliveries. It reads and folds first
+ * and writes last: from its first write the transaction holds back every reader of the log.
  */
 export interface Projection {
   readonly name: string;

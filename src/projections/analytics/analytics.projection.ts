@@ -23,6 +23,9 @@ export class AnalyticsProjection implements Projection {
 
   async apply(events: readonly CustomerEvent[], { client, table }: ProjectionTransaction): Promise<void> {
     const pseudonymized = events.map((event) => pseudonymizedEvent(event, this.pseudonymKey, this.catalog));
+    // Loads and folds before the first write (see ProjectionRunner.applyBatch).
+    const journeys = table('analytics_journeys');
+    const { entries, changed, outputs } = await foldCustomers(pseudonymized, journeyRules, journeyLoader(client, journeys, 'pseudonym'));
     await client.query(
       `WITH inserted AS (
          INSERT INTO ${table('analytics_events')} (event_id, pseudonym, occurred_at, day, category, event_type, channel, properties)
@@ -46,8 +49,6 @@ export class AnalyticsProjection implements Projection {
       [JSON.stringify(pseudonymized.map(({ id, customerId, occurredAt, category, type, channel, properties }) => ({ id, customerId, occurredAt, category, type, channel, properties })))],
     );
 
-    const journeys = table('analytics_journeys');
-    const { entries, changed, outputs } = await foldCustomers(pseudonymized, journeyRules, journeyLoader(client, journeys, 'pseudonym'));
     await client.query(
       `INSERT INTO ${journeys} (pseudonym, state, merged_into)
        SELECT r->>'key', r->'state', r->>'mergedInto' FROM jsonb_array_elements($1::jsonb) AS r

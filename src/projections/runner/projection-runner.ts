@@ -243,9 +243,16 @@ export class ProjectionRunner {
     }
   }
 
+  /**
+   * The projection's writes, then the checkpoint's compare-and-set, last: a transaction gets its xid at
+   * its first write, and every reader of the log waits for the oldest xid still running (the read
+   * horizon), so the loads and folds before the first write hold no reader back.
+   */
   private async applyBatch(client: pg.ClientBase, batch: StoredEvent[], after: string | null, target: Target, state: string): Promise<void> {
     const { catalog, keys } = this.dependencies;
     const last = batch.at(-1)!.position;
+    const events = await toCustomerEvents(batch, catalog, keys, { openPersonalData: this.projection.personalData });
+    await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live });
     const moved = await client.query(
       `UPDATE projection_checkpoints
        SET ${target.position} = $3, ${target.processed} = ${target.processed} + $4, state = CASE WHEN rebuilding THEN 'REBUILDING' ELSE $5 END,
@@ -254,8 +261,6 @@ export class ProjectionRunner {
       [this.name, after, last, batch.length, state, this.rate(batch.length)],
     );
     if (moved.rowCount === 0) throw new CheckpointMoved(`the checkpoint of ${this.name} moved`);
-    const events = await toCustomerEvents(batch, catalog, keys, { openPersonalData: this.projection.personalData });
-    await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live });
   }
 
   private async fail(client: pg.ClientBase, event: StoredEvent, error: unknown): Promise<never> {
