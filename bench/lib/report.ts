@@ -78,7 +78,10 @@ export async function writeResult(result: Omit<ResultFile, 'machine' | 'loadAfte
   return name;
 }
 
-/** The newest result of each distinct set of options of a benchmark, among those of the last `hours` before its newest. */
+/**
+ * The newest result of each distinct set of options of a benchmark, among those of the last `hours`
+ * before its newest and measured on the same code (commit and uncommitted source files) as it.
+ */
 export async function latestResults(benchmark: string, hours = 3): Promise<ResultFile[]> {
   const files = (await fs.readdir(RESULTS).catch(() => [] as string[])).filter((file) => file.startsWith(`${benchmark}-`) && /-\d{4}-\d{2}-\d{2}T[\d-]+Z\.json$/.test(file)).sort();
   const results = await Promise.all(files.map(async (file) => JSON.parse(await fs.readFile(path.join(RESULTS, file), 'utf8')) as ResultFile));
@@ -86,7 +89,10 @@ export async function latestResults(benchmark: string, hours = 3): Promise<Resul
   if (!newest) return [];
   const since = Date.parse(newest.startedAt) - hours * 3_600_000;
   const byOptions = new Map<string, ResultFile>();
-  for (const result of results) if (Date.parse(result.startedAt) >= since) byOptions.set(JSON.stringify(result.options), result);
+  const code = (result: ResultFile) => JSON.stringify(result.machine.git);
+  for (const result of results) {
+    if (Date.parse(result.startedAt) >= since && code(result) === code(newest)) byOptions.set(JSON.stringify(result.options), result);
+  }
   return [...byOptions.values()].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 

@@ -14,7 +14,7 @@ export const DIST = path.join(ROOT, 'dist');
  * The project's own pieces, loaded from the build in dist/ (what `node dist/main.js` runs), typed
  * from their sources: the benchmarks measure the code as built, never a copy of it.
  */
-async function fromDist<T>(file: string): Promise<T> {
+export async function fromDist<T>(file: string): Promise<T> {
   return (await import(pathToFileURL(path.join(DIST, file)).href)) as T;
 }
 
