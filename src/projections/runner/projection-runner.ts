@@ -49,6 +49,49 @@ interface CheckpointRow {
  */
 const LIVE_COALESCE_MS = 10;
 
+/**
+ * Rebuilds running at once in one process (an operator rebuilding every projection) read the log in
+ * a convoy: a runner more than this many pages ahead of the slowest waits for it, so the store's
+ * recent full pages serve them all and each page is read and parsed about once. The fast ones finish
+ * no later than the slowest would anyway; a runner waits at most CONVOY_MAX_WAIT_MS per page, so a
+ * stuck one never holds the others for long.
+ */
+const CONVOY_PAGES = 8;
+const CONVOY_MAX_WAIT_MS = 2_000;
+const CONVOY_POLL_MS = 10;
+
+class RebuildConvoy {
+  private readonly pagesRead = new Map<string, number>();
+
+  async keepTogether(name: string, pages: number, signal: AbortSignal): Promise<void> {
+    this.pagesRead.set(name, pages);
+    const deadline = performance.now() + CONVOY_MAX_WAIT_MS;
+    while (!signal.aborted && performance.now() < deadline && pages - this.slowestBut(name) > CONVOY_PAGES) await sleep(CONVOY_POLL_MS, signal);
+  }
+
+  leave(name: string): void {
+    this.pagesRead.delete(name);
+  }
+
+  private slowestBut(name: string): number {
+    let slowest = Number.POSITIVE_INFINITY;
+    for (const [other, pages] of this.pagesRead) if (other !== name) slowest = Math.min(slowest, pages);
+    return slowest;
+  }
+}
+
+/** One convoy per event store, that is per application instance. */
+const convoys = new WeakMap<EventStore, RebuildConvoy>();
+
+function convoyOf(store: EventStore): RebuildConvoy {
+  let convoy = convoys.get(store);
+  if (!convoy) {
+    convoy = new RebuildConvoy();
+    convoys.set(store, convoy);
+  }
+  return convoy;
+}
+
 /** The checkpoint moved under us: another runner applied this batch. */
 class CheckpointMoved extends Error {}
 /** A handler threw on an event: the projection stops in FAILED until it is rebuilt. */
@@ -180,20 +223,28 @@ export class ProjectionRunner {
       });
       position = null;
     }
-    while (!signal.aborted) {
-      const batch = await store.readAll({ after: position ?? undefined, limit: this.batchSize, streamPrefix: CUSTOMER_STREAM_PREFIX });
-      if (batch.length > 0) {
-        const client = await database.pool.connect();
-        try {
-          await this.commit(client, batch, position, REBUILD, 'REBUILDING');
-        } finally {
-          client.release();
+    const convoy = convoyOf(store);
+    let pages = 0;
+    try {
+      while (!signal.aborted) {
+        await convoy.keepTogether(this.name, pages, signal);
+        const batch = await store.readAll({ after: position ?? undefined, limit: this.batchSize, streamPrefix: CUSTOMER_STREAM_PREFIX });
+        pages += 1;
+        if (batch.length > 0) {
+          const client = await database.pool.connect();
+          try {
+            await this.commit(client, batch, position, REBUILD, 'REBUILDING');
+          } finally {
+            client.release();
+          }
+          position = batch.at(-1)!.position;
         }
-        position = batch.at(-1)!.position;
+        if (batch.length < this.batchSize) return true;
       }
-      if (batch.length < this.batchSize) return true;
+      return false;
+    } finally {
+      convoy.leave(this.name);
     }
-    return false;
   }
 
   /** Last catch-up of the twins and the swap, in one transaction: readers see old tables or new, never neither. */
