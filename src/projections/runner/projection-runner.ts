@@ -9,6 +9,7 @@ import type { KeyVault } from '../../modules/privacy/key-vault.js';
 import { REBUILD_SUFFIX, type Projection } from '../projection.js';
 import { inBatches } from './batches.js';
 import { toCustomerEvents } from './customer-events.js';
+import { convoyOf } from './rebuild-convoy.js';
 
 export interface RunnerDependencies {
   database: Database;
@@ -48,49 +49,6 @@ interface CheckpointRow {
  * quiet log's event still goes at once.
  */
 const LIVE_COALESCE_MS = 10;
-
-/**
- * Rebuilds running at once in one process (an operator rebuilding every projection) read the log in
- * a convoy: a runner more than this many pages ahead of the slowest waits for it, so the store's
- * recent full pages serve them all and each page is read and parsed about once. The fast ones finish
- * no later than the slowest would anyway; a runner waits at most CONVOY_MAX_WAIT_MS per page, so a
- * stuck one never holds the others for long.
- */
-const CONVOY_PAGES = 8;
-const CONVOY_MAX_WAIT_MS = 2_000;
-const CONVOY_POLL_MS = 10;
-
-class RebuildConvoy {
-  private readonly pagesRead = new Map<string, number>();
-
-  async keepTogether(name: string, pages: number, signal: AbortSignal): Promise<void> {
-    this.pagesRead.set(name, pages);
-    const deadline = performance.now() + CONVOY_MAX_WAIT_MS;
-    while (!signal.aborted && performance.now() < deadline && pages - this.slowestBut(name) > CONVOY_PAGES) await sleep(CONVOY_POLL_MS, signal);
-  }
-
-  leave(name: string): void {
-    this.pagesRead.delete(name);
-  }
-
-  private slowestBut(name: string): number {
-    let slowest = Number.POSITIVE_INFINITY;
-    for (const [other, pages] of this.pagesRead) if (other !== name) slowest = Math.min(slowest, pages);
-    return slowest;
-  }
-}
-
-/** One convoy per event store, that is per application instance. */
-const convoys = new WeakMap<EventStore, RebuildConvoy>();
-
-function convoyOf(store: EventStore): RebuildConvoy {
-  let convoy = convoys.get(store);
-  if (!convoy) {
-    convoy = new RebuildConvoy();
-    convoys.set(store, convoy);
-  }
-  return convoy;
-}
 
 /** The checkpoint moved under us: another runner applied this batch. */
 class CheckpointMoved extends Error {}
