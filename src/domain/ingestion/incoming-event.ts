@@ -70,8 +70,8 @@ export function storedEventId(producerId: string): string {
 function checkEvent(event: IncomingEvent, catalog: EventCatalog, receivedAt: string): Omit<Problem, 'index'>[] {
   if (!isObject(event)) return [{ field: 'event', rule: 'type', message: 'event must be an object' }];
   const problems: Omit<Problem, 'index'>[] = [];
-  const characters = storable(event, 0) ? undefined : unstorableText(event, 'event', 0);
-  if (characters) return [characters];
+  const unstorable = unstorableText(event, 0);
+  if (unstorable) return [unstorableProblem(unstorable)];
   const size = Buffer.byteLength(JSON.stringify(event), 'utf8');
   if (size > EVENT_SIZE_LIMIT) {
     problems.push({ field: 'event', rule: 'max_size', message: `event is ${size} bytes; at most ${EVENT_SIZE_LIMIT} are accepted` });
@@ -149,38 +149,53 @@ function toInstant(value: unknown): string | undefined {
   return date && !Number.isNaN(date.getTime()) ? date.toISOString() : undefined;
 }
 
-/** True when no text holds a NUL or a surrogate and nothing is nested too deep: the usual case, checked without building paths. */
-function storable(value: unknown, depth: number): boolean {
-  if (depth > DEPTH_LIMIT) return false;
-  if (typeof value === 'string') return !/[\u0000\ud800-\udfff]/.test(value);
-  if (typeof value !== 'object' || value === null) return true;
-  if (Array.isArray(value)) return value.every((element) => storable(element, depth + 1));
-  for (const key in value) {
-    if (Object.hasOwn(value, key) && !(storable(key, depth + 1) && storable((value as Record<string, unknown>)[key], depth + 1))) return false;
-  }
-  return true;
+/** Where a value is unstorable, as steps from the event (keys and indexes), and which rule it breaks. */
+interface Unstorable {
+  rule: 'max_depth' | 'invalid_character';
+  steps: (string | number)[];
 }
 
-/** PostgreSQL's jsonb refuses NUL and lone surrogates; deep nesting is refused before it costs anything. */
-function unstorableText(value: unknown, path: string, depth: number): Omit<Problem, 'index'> | undefined {
-  if (depth > DEPTH_LIMIT) return { field: path, rule: 'max_depth', message: `${path} is nested deeper than ${DEPTH_LIMIT} levels` };
+/**
+ * PostgreSQL's jsonb refuses NUL and lone surrogates; deep nesting is refused before it costs anything.
+ * The path is built only on the way back from a problem: a storable event (the usual case) costs one walk.
+ */
+function unstorableText(value: unknown, depth: number): Unstorable | undefined {
+  if (depth > DEPTH_LIMIT) return { rule: 'max_depth', steps: [] };
   if (typeof value === 'string') {
-    return /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value)
-      ? { field: path, rule: 'invalid_character', message: `${path} contains a NUL character or invalid UTF-16` }
-      : undefined;
+    // Most text has no NUL and no surrogate at all: only then is the exact rule worth running.
+    const invalid = /[\u0000\ud800-\udfff]/.test(value) && /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value);
+    return invalid ? { rule: 'invalid_character', steps: [] } : undefined;
   }
   if (Array.isArray(value)) {
-    for (const [index, element] of value.entries()) {
-      const problem = unstorableText(element, `${path}[${index}]`, depth + 1);
-      if (problem) return problem;
+    for (let index = 0; index < value.length; index++) {
+      const problem = unstorableText(value[index], depth + 1);
+      if (problem) {
+        problem.steps.unshift(index);
+        return problem;
+      }
     }
   } else if (isObject(value)) {
-    for (const [key, element] of Object.entries(value)) {
-      const problem = unstorableText(key, path, depth + 1) ?? unstorableText(element, path === 'event' ? key : `${path}.${key}`, depth + 1);
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
+      // A key breaking a rule is reported at the object that holds it.
+      const problem = unstorableText(key, depth + 1);
       if (problem) return problem;
+      const inner = unstorableText(value[key], depth + 1);
+      if (inner) {
+        inner.steps.unshift(key);
+        return inner;
+      }
     }
   }
   return undefined;
+}
+
+function unstorableProblem({ rule, steps }: Unstorable): Omit<Problem, 'index'> {
+  let path = 'event';
+  for (const step of steps) path = typeof step === 'number' ? `${path}[${step}]` : path === 'event' ? step : `${path}.${step}`;
+  return rule === 'max_depth'
+    ? { field: path, rule, message: `${path} is nested deeper than ${DEPTH_LIMIT} levels` }
+    : { field: path, rule, message: `${path} contains a NUL character or invalid UTF-16` };
 }
 
 function optionalText(value: unknown): string | undefined {

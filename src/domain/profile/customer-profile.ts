@@ -4,6 +4,7 @@ import {
   alreadyApplied,
   compareKeys,
   coversRevisions,
+  inStrictOrder,
   ownValue,
   setOwn,
   sortedByKey,
@@ -337,9 +338,7 @@ function canonicalProfile(profile: CustomerProfile): CustomerProfile {
 }
 
 function distinctIdentities(identities: Identity[]): Identity[] {
-  let canonical = true;
-  for (let index = 1; index < identities.length && canonical; index++) canonical = compareIdentities(identities[index - 1]!, identities[index]!) < 0;
-  if (canonical) return identities;
+  if (inStrictOrder(identities, compareIdentities)) return identities;
   const byKey = new Map(identities.map(({ kind, value }) => [`${kind}\u0000${value}`, { kind, value }]));
   return [...byKey.values()].sort(compareIdentities);
 }

@@ -45,12 +45,16 @@ export function sortedRevisions(applied: AppliedRevisions): AppliedRevisions {
 /** The record with its keys in code-point order: itself when they already are. */
 export function sortedByKey<Value>(record: Record<string, Value>): Record<string, Value> {
   const keys = Object.keys(record);
-  let sorted = true;
-  for (let index = 1; index < keys.length && sorted; index++) sorted = compareKeys(keys[index - 1]!, keys[index]!) < 0;
-  if (sorted) return record;
+  if (inStrictOrder(keys, compareKeys)) return record;
   const copy: Record<string, Value> = {};
   for (const key of keys.sort(compareKeys)) setOwn(copy, key, record[key]!);
   return copy;
+}
+
+/** True when each item comes strictly after the one before it: sorted, without duplicates. */
+export function inStrictOrder<Item>(items: readonly Item[], compare: (a: Item, b: Item) => number): boolean {
+  for (let index = 1; index < items.length; index++) if (compare(items[index - 1]!, items[index]!) >= 0) return false;
+  return true;
 }
 
 export function compareKeys(a: string, b: string): number {
