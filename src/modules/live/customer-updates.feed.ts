@@ -4,7 +4,7 @@ import { LOGGER } from '../core/core.module.js';
 import { CustomersService, type CustomerView } from '../customers/customers.service.js';
 import { Database } from '../database/database.js';
 import type { Logger } from '../logging/logger.js';
-import { FollowedCustomer, mergedVisitors } from './followed-customer.js';
+import { Audience, FollowedCustomer, mergedVisitors } from './followed-customer.js';
 import { NoticeBatches } from './notice-batches.js';
 import { SubscriberBuffer } from './subscriber-buffer.js';
 
@@ -20,7 +20,7 @@ interface CustomerSubscriber {
  */
 @Injectable()
 export class CustomerUpdatesFeed implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly subscribers = new Set<CustomerSubscriber>();
+  private readonly subscribers = new Audience<CustomerSubscriber>();
   private readonly notices: NoticeBatches;
 
   constructor(
@@ -59,17 +59,14 @@ export class CustomerUpdatesFeed implements OnApplicationBootstrap, OnModuleDest
 
   private async deliver(updated: string[], interrupted: boolean): Promise<void> {
     const subscribers = [...this.subscribers];
+    const asOf = this.subscribers.now;
     try {
-      const awaiting = subscribers.filter((subscriber) => subscriber.customer.awaitingLink).map((subscriber) => subscriber.customer.requested);
-      const merged = await mergedVisitors(this.database, 'customer_profiles', awaiting);
-      for (const subscriber of subscribers) {
-        const user = merged.get(subscriber.customer.requested);
-        if (user) subscriber.customer.follow(user);
-      }
+      const merged = await mergedVisitors(this.database, 'customer_profiles', this.subscribers.awaitingLink());
+      for (const [visitor, user] of merged) this.subscribers.link(visitor, user);
       // After a lost connection each subscriber gets its customer as it is now: updates meanwhile are not lost.
       const deliveries: [customerId: string, audience: CustomerSubscriber[]][] = interrupted
         ? subscribers.map((subscriber) => [subscriber.customer.requested, [subscriber]])
-        : [...new Set(updated)].map((customerId) => [customerId, subscribers.filter((subscriber) => subscriber.customer.includes(customerId))]);
+        : [...new Set(updated)].map((customerId) => [customerId, this.subscribers.of(asOf, customerId)]);
       const wanted = deliveries.filter(([, audience]) => audience.length > 0);
       const views = await Promise.all(wanted.map(([customerId]) => this.customers.customer(customerId)));
       wanted.forEach(([, audience], index) => {

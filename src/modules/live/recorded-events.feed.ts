@@ -10,7 +10,7 @@ import type { EventStore, StoredEvent } from '../event-store/event-store.port.js
 import { IdentityDirectory } from '../ingestion/identity-directory.js';
 import type { Logger } from '../logging/logger.js';
 import { KeyVault } from '../privacy/key-vault.js';
-import { FollowedCustomer } from './followed-customer.js';
+import { Audience, FollowedCustomer } from './followed-customer.js';
 import { SubscriberBuffer } from './subscriber-buffer.js';
 
 export type RecordedEventMessage = ReturnType<typeof recordedEvent>;
@@ -43,7 +43,7 @@ interface Follower {
  */
 @Injectable()
 export class RecordedEventsFeed implements OnModuleDestroy {
-  private readonly subscribers = new Set<RecordedEventSubscriber>();
+  private readonly subscribers = new Audience<RecordedEventSubscriber>();
   private follower?: Follower;
   /** Every follower still running, retired ones included, for shutdown to wait for. */
   private readonly running = new Set<Promise<void>>();
@@ -79,7 +79,7 @@ export class RecordedEventsFeed implements OnModuleDestroy {
       // A visitor already linked: its events go to its user's stream now.
       if (subscriber.customer?.awaitingLink) {
         const [user] = (await this.identities.linkedUsers([anonymousIdOf(subscriber.customer.requested)])).values();
-        if (user) subscriber.customer.follow(user);
+        if (user) this.subscribers.link(subscriber.customer.requested, user);
       }
     } catch (error) {
       void subscriber.buffer.return();
@@ -128,7 +128,7 @@ export class RecordedEventsFeed implements OnModuleDestroy {
   private async deliver(stored: StoredEvent, stopped: AbortSignal): Promise<void> {
     const customerId = customerOf(stored.stream);
     if (stored.type === 'Identity Linked') await this.followLink(stored);
-    const audience = [...this.subscribers].filter(({ customer }) => !customer || customer.includes(customerId));
+    const audience = this.subscribers.of(this.subscribers.now, customerId);
     if (audience.length === 0) return;
     const [event] = await toCustomerEvents([stored], this.catalog, this.keys, { openPersonalData: false });
     const closed = recordedEvent(event!);
@@ -152,7 +152,7 @@ export class RecordedEventsFeed implements OnModuleDestroy {
     const visitor = linkedAnonymousId(event!);
     if (!visitor) return;
     const visitorId = anonymousCustomerId(visitor);
-    for (const { customer } of this.subscribers) if (customer?.requested === visitorId) customer.follow(event!.customerId);
+    this.subscribers.link(visitorId, event!.customerId);
   }
 }
 

@@ -5,7 +5,7 @@ import { STAGE_CHANGED_CHANNEL } from '../../projections/journey/journey.project
 import { LOGGER } from '../core/core.module.js';
 import { Database } from '../database/database.js';
 import type { Logger } from '../logging/logger.js';
-import { FollowedCustomer, mergedVisitors } from './followed-customer.js';
+import { Audience, FollowedCustomer, mergedVisitors } from './followed-customer.js';
 import { NoticeBatches } from './notice-batches.js';
 import { readStageChangedNotice, type StageChange, type StageChangeReference } from './stage-changed-notice.js';
 import { SubscriberBuffer } from './subscriber-buffer.js';
@@ -27,7 +27,7 @@ interface StageSubscriber {
  */
 @Injectable()
 export class StageChangesFeed implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly subscribers = new Set<StageSubscriber>();
+  private readonly subscribers = new Audience<StageSubscriber>();
   private readonly notices: NoticeBatches;
 
   constructor(
@@ -66,6 +66,7 @@ export class StageChangesFeed implements OnApplicationBootstrap, OnModuleDestroy
 
   private async deliver(payloads: string[], interrupted: boolean): Promise<void> {
     const subscribers = [...this.subscribers];
+    const asOf = this.subscribers.now;
     if (interrupted) {
       // Transitions committed while the connection was down are lost: say so rather than skip them silently.
       for (const subscriber of subscribers) subscriber.buffer.fail(new Unavailable('The stage change feed lost its database connection; subscribe again.'));
@@ -73,9 +74,11 @@ export class StageChangesFeed implements OnApplicationBootstrap, OnModuleDestroy
     }
     try {
       const changes = await this.changesOf(payloads);
-      const usersOf = await this.linkVisitors(changes, subscribers);
+      const usersOf = await this.linkVisitors(changes);
       for (const change of changes) {
-        for (const subscriber of subscribers) if (wants(subscriber, change, usersOf)) subscriber.buffer.push(change);
+        for (const subscriber of this.subscribers.of(asOf, change.customerId, usersOf.get(change.customerId))) {
+          if (subscriber.to === undefined || subscriber.to === change.to) subscriber.buffer.push(change);
+        }
       }
     } catch (error) {
       this.logger.error({ err: error }, 'stage changes could not be delivered; their subscriptions end');
@@ -87,18 +90,10 @@ export class StageChangesFeed implements OnApplicationBootstrap, OnModuleDestroy
    * The users that the anonymous visitors in play are merged into: a visitor's subscribers follow its
    * user from then on, and a visitor's own transitions reach its user's subscribers.
    */
-  private async linkVisitors(changes: StageChange[], subscribers: StageSubscriber[]): Promise<Map<string, string>> {
-    const followed = subscribers.flatMap(({ customer }) => (customer ? [customer] : []));
-    const unmatched = changes.filter((change) => followed.some((customer) => !customer.includes(change.customerId)));
-    if (unmatched.length === 0) return new Map();
-    const usersOf = await mergedVisitors(this.database, 'journey_states', [
-      ...unmatched.map((change) => change.customerId),
-      ...followed.flatMap((customer) => (customer.awaitingLink ? [customer.requested] : [])),
-    ]);
-    for (const customer of followed) {
-      const user = usersOf.get(customer.requested);
-      if (user) customer.follow(user);
-    }
+  private async linkVisitors(changes: StageChange[]): Promise<Map<string, string>> {
+    if (!this.subscribers.followsAnyone) return new Map();
+    const usersOf = await mergedVisitors(this.database, 'journey_states', [...changes.map((change) => change.customerId), ...this.subscribers.awaitingLink()]);
+    for (const [visitor, user] of usersOf) this.subscribers.link(visitor, user);
     return usersOf;
   }
 
@@ -134,12 +129,6 @@ export class StageChangesFeed implements OnApplicationBootstrap, OnModuleDestroy
       ]),
     );
   }
-}
-
-function wants({ customer, to }: StageSubscriber, change: StageChange, usersOf: Map<string, string>): boolean {
-  if (to !== undefined && to !== change.to) return false;
-  // A linked visitor's transitions carry its anon: id; its user's subscribers get them too.
-  return !customer || customer.includes(change.customerId) || customer.includes(usersOf.get(change.customerId));
 }
 
 function keyOf({ customerId, eventId }: StageChangeReference): string {
