@@ -14,6 +14,7 @@ import { createTestDatabase, silentLogger, type TestDatabase } from './support/d
 class CountingProjection implements Projection {
   readonly tables: readonly string[];
   readonly personalData = false;
+  readonly liveGatherMs = 10;
   failMidBatchOnce = false;
 
   constructor(

@@ -8,13 +8,19 @@ export interface ProjectionTransaction {
   table(name: string): string;
   /** False while rebuilding: a replay announces nothing to subscribers. */
   live: boolean;
+  /**
+   * Sends a write without waiting for its answer: the batch's writes and its checkpoint travel
+   * together (the connection pipelines), and the runner waits for all of them before it commits.
+   * A write that fails fails the batch.
+   */
+  write(text: string, values: unknown[]): void;
 }
 
 /**
  * A read model built from the log. `apply` folds a batch of events (in log order) into the
  * projection's tables; the runner calls it in the transaction that moves the checkpoint, so a
  * batch is applied exactly once whatever the crashes and redeliveries. It reads and folds first
- * and writes last: from its first write the transaction holds back every reader of the log.
+ * and writes last (with `write`): from its first write the transaction holds back every reader of the log.
  */
 export interface Projection {
   readonly name: string;
@@ -22,6 +28,13 @@ export interface Projection {
   readonly tables: readonly string[];
   /** Whether it needs personal data opened (only the profile does). */
   readonly personalData: boolean;
+  /**
+   * Live, the least time between two reads of the log (milliseconds): under load each batch carries
+   * the appends of many requests, and a quiet log's event is still read at once. Short where
+   * subscribers wait on the projection; longer where only queries read it, so that under load it
+   * applies fewer, larger batches and leaves the CPU to the one that is waited on.
+   */
+  readonly liveGatherMs: number;
   apply(events: readonly CustomerEvent[], transaction: ProjectionTransaction): Promise<void>;
 }
 

@@ -17,7 +17,9 @@ export class Database {
       max: poolSize,
       application_name: applicationName,
       connectionTimeoutMillis: 5_000,
-    });
+      // Statements are sent without waiting for the answers before them, so a transaction's statements that do not depend on each other share a round trip.
+      pipeline: true,
+    } as pg.PoolConfig);
     // An idle client losing its connection (database restart) must not crash the process.
     this.pool.on('error', () => undefined);
     this.pool.on('connect', (client) => {
@@ -34,9 +36,14 @@ export class Database {
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
-      await client.query('BEGIN');
+      // BEGIN travels with the work's first statement.
+      const begun = client.query('BEGIN');
+      begun.catch(() => undefined); // awaited below, unless the work fails first
       const result = await work(client);
-      await client.query('COMMIT');
+      await begun;
+      const { command } = await client.query('COMMIT');
+      // A statement that failed unnoticed leaves an aborted transaction, which COMMIT rolls back.
+      if (command !== 'COMMIT') throw new Error(`The transaction was rolled back (${command}).`);
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
@@ -48,7 +55,7 @@ export class Database {
 
   /** A dedicated connection outside the pool, for LISTEN or session-level advisory locks. */
   async connect(applicationName = 'trailmap'): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.url, application_name: applicationName });
+    const client = new pg.Client({ connectionString: this.url, application_name: applicationName, pipeline: true } as pg.ClientConfig);
     await client.connect();
     return client;
   }

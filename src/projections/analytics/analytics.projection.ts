@@ -15,18 +15,19 @@ export class AnalyticsProjection implements Projection {
   readonly name = 'analytics';
   readonly tables = ['analytics_events', 'analytics_daily_activity', 'analytics_daily_customers', 'analytics_stage_transitions', 'analytics_journeys'] as const;
   readonly personalData = false;
+  readonly liveGatherMs = 100;
 
   constructor(
     private readonly pseudonymKey: Buffer,
     private readonly catalog: EventCatalog,
   ) {}
 
-  async apply(events: readonly CustomerEvent[], { client, table }: ProjectionTransaction): Promise<void> {
+  async apply(events: readonly CustomerEvent[], { client, table, write }: ProjectionTransaction): Promise<void> {
     const pseudonymized = events.map((event) => pseudonymizedEvent(event, this.pseudonymKey, this.catalog));
     // Loads and folds before the first write (see ProjectionRunner.applyBatch).
     const journeys = table('analytics_journeys');
     const { entries, changed, outputs } = await foldCustomers(pseudonymized, journeyRules, journeyLoader(client, journeys, 'pseudonym'));
-    await client.query(
+    write(
       `WITH inserted AS (
          INSERT INTO ${table('analytics_events')} (event_id, pseudonym, occurred_at, day, category, event_type, channel, properties)
          SELECT (e->>'id')::uuid, e->>'customerId', (e->>'occurredAt')::timestamptz, ((e->>'occurredAt')::timestamptz AT TIME ZONE 'UTC')::date,
@@ -49,14 +50,14 @@ export class AnalyticsProjection implements Projection {
       [JSON.stringify(pseudonymized.map(({ id, customerId, occurredAt, category, type, channel, properties }) => ({ id, customerId, occurredAt, category, type, channel, properties })))],
     );
 
-    await client.query(
+    write(
       `INSERT INTO ${journeys} (pseudonym, state, merged_into)
        SELECT r->>'key', r->'state', r->>'mergedInto' FROM jsonb_array_elements($1::jsonb) AS r
        ON CONFLICT (pseudonym) DO UPDATE SET state = EXCLUDED.state, merged_into = EXCLUDED.merged_into`,
       [JSON.stringify([...changed].map((pseudonym) => journeyRow(pseudonym, entries.get(pseudonym)!)))],
     );
     if (outputs.length === 0) return;
-    await client.query(
+    write(
       `INSERT INTO ${table('analytics_stage_transitions')} (pseudonym, event_id, from_stage, to_stage, at, seconds_in_previous)
        SELECT t->>'pseudonym', (t->>'eventId')::uuid, t->>'from', t->>'to', (t->>'at')::timestamptz, (t->>'seconds')::double precision
        FROM jsonb_array_elements($1::jsonb) AS t

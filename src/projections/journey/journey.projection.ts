@@ -11,11 +11,12 @@ export class JourneyProjection implements Projection {
   readonly name = 'journey-stage';
   readonly tables = ['journey_states', 'journey_transitions'] as const;
   readonly personalData = false;
+  readonly liveGatherMs = 10;
 
-  async apply(events: readonly CustomerEvent[], { client, table, live }: ProjectionTransaction): Promise<void> {
+  async apply(events: readonly CustomerEvent[], { client, table, live, write }: ProjectionTransaction): Promise<void> {
     const states = table('journey_states');
     const { entries, changed, outputs } = await foldCustomers(events, journeyRules, journeyLoader(client, states, 'customer_id'));
-    await client.query(
+    write(
       `INSERT INTO ${states} (customer_id, state, stage, entered_at, merged_into, dormancy_due_from, abandonment_due_from)
        SELECT r->>'key', r->'state', r->>'stage', (r->>'enteredAt')::timestamptz, r->>'mergedInto',
               (r->>'dormancyDueFrom')::timestamptz, (r->>'abandonmentDueFrom')::timestamptz
@@ -35,7 +36,7 @@ export class JourneyProjection implements Projection {
       eventType: output.eventType,
       secondsInPreviousStage: output.secondsInPreviousStage,
     }));
-    await client.query(
+    write(
       `INSERT INTO ${table('journey_transitions')} (customer_id, event_id, position, from_stage, to_stage, at, event_type, seconds_in_previous)
        SELECT t->>'customerId', (t->>'eventId')::uuid, t->>'position', t->>'from', t->>'to', (t->>'at')::timestamptz, t->>'eventType',
               (t->>'secondsInPreviousStage')::double precision
@@ -46,7 +47,7 @@ export class JourneyProjection implements Projection {
     if (live) {
       // Delivered on commit only, to every instance that listens: subscriptions never see a rolled-back move.
       // A transition too large for a NOTIFY payload is announced by its key; listeners read the row.
-      await client.query(`SELECT pg_notify('${STAGE_CHANGED_CHANNEL}', notice) FROM unnest($1::text[]) AS notice`, [transitions.map(stageChangedNotice)]);
+      write(`SELECT pg_notify('${STAGE_CHANGED_CHANNEL}', notice) FROM unnest($1::text[]) AS notice`, [transitions.map(stageChangedNotice)]);
     }
   }
 }

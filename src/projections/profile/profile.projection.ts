@@ -11,10 +11,11 @@ export class ProfileProjection implements Projection {
   readonly name = 'customer-profile';
   readonly tables = ['customer_profiles', 'customer_identities'] as const;
   readonly personalData = true;
+  readonly liveGatherMs = 100;
 
   constructor(private readonly identityKey: Buffer) {}
 
-  async apply(events: readonly CustomerEvent[], { client, table, live }: ProjectionTransaction): Promise<void> {
+  async apply(events: readonly CustomerEvent[], { client, table, live, write }: ProjectionTransaction): Promise<void> {
     const profiles = table('customer_profiles');
     const identities = table('customer_identities');
     const { entries, changed } = await foldCustomers<CustomerProfile, never>(
@@ -36,7 +37,7 @@ export class ProfileProjection implements Projection {
     );
 
     const written = [...changed].map((customerId) => entries.get(customerId)!.state!);
-    await client.query(
+    write(
       `INSERT INTO ${profiles} (customer_id, profile, merged_into, forgotten, first_seen_at, last_seen_at)
        SELECT p->>'customerId', p, p->>'mergedInto', (p->>'forgotten')::boolean, (p->>'firstSeenAt')::timestamptz, (p->>'lastSeenAt')::timestamptz
        FROM jsonb_array_elements($1::jsonb) AS p
@@ -48,15 +49,15 @@ export class ProfileProjection implements Projection {
     // A merged visitor or a forgotten customer is found by none of its identities any more.
     const indexed = written.filter((profile) => !profile.mergedInto && !profile.forgotten);
     const hashes = indexed.flatMap((profile) => profile.identities.map((identity) => [identityHash(this.identityKey, identity), profile.customerId]));
-    await client.query(`DELETE FROM ${identities} WHERE customer_id = ANY($1::text[])`, [[...changed]]);
-    await client.query(
+    write(`DELETE FROM ${identities} WHERE customer_id = ANY($1::text[])`, [[...changed]]);
+    write(
       `INSERT INTO ${identities} (identity_hash, customer_id)
        SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
       [hashes.map(([hash]) => hash), hashes.map(([, customerId]) => customerId)],
     );
 
     if (live) {
-      await client.query(`SELECT pg_notify('${CUSTOMER_UPDATED_CHANNEL}', customer_id) FROM unnest($1::text[]) AS customer_id`, [
+      write(`SELECT pg_notify('${CUSTOMER_UPDATED_CHANNEL}', customer_id) FROM unnest($1::text[]) AS customer_id`, [
         indexed.map((profile) => profile.customerId),
       ]);
     }

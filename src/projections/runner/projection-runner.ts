@@ -43,13 +43,6 @@ interface CheckpointRow {
   rebuild_position: string | null;
 }
 
-/**
- * Live, a runner reads the log at most once per this many milliseconds: under load each batch
- * carries the appends of many requests (a few statements per batch instead of per append), and a
- * quiet log's event still goes at once.
- */
-const LIVE_COALESCE_MS = 10;
-
 /** The checkpoint moved under us: another runner applied this batch. */
 class CheckpointMoved extends Error {}
 /** A handler threw on an event: the projection stops in FAILED until it is rebuilt. */
@@ -151,7 +144,7 @@ export class ProjectionRunner {
 
   /** Applies the live log to the live tables until `signal` aborts. */
   private async follow(client: pg.Client, after: string | null, signal: AbortSignal): Promise<void> {
-    const events = this.dependencies.store.subscribe({ after: after ?? undefined, streamPrefix: CUSTOMER_STREAM_PREFIX, signal, coalesceMs: LIVE_COALESCE_MS });
+    const events = this.dependencies.store.subscribe({ after: after ?? undefined, streamPrefix: CUSTOMER_STREAM_PREFIX, signal, coalesceMs: this.projection.liveGatherMs });
     let position = after;
     for await (const batch of inBatches(events, this.batchSize)) {
       if (signal.aborted) return;
@@ -253,22 +246,27 @@ export class ProjectionRunner {
   }
 
   /**
-   * The projection's writes, then the checkpoint's compare-and-set, last: a transaction gets its xid at
-   * its first write, and every reader of the log waits for the oldest xid still running (the read
-   * horizon), so the loads and folds before the first write hold no reader back.
+   * The projection's writes, then the checkpoint's compare-and-set, last, sent together: a transaction
+   * gets its xid at its first write, and every reader of the log waits for the oldest xid still
+   * running (the read horizon), so the loads and folds before the first write hold no reader back.
    */
   private async applyBatch(client: pg.ClientBase, batch: StoredEvent[], after: string | null, target: Target, state: string): Promise<void> {
     const { catalog, keys } = this.dependencies;
     const last = batch.at(-1)!.position;
     const events = await toCustomerEvents(batch, catalog, keys, { openPersonalData: this.projection.personalData });
-    await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live });
-    const moved = await client.query(
-      `UPDATE projection_checkpoints
-       SET ${target.position} = $3, ${target.processed} = ${target.processed} + $4, state = CASE WHEN rebuilding THEN 'REBUILDING' ELSE $5 END,
-           events_per_second = $6, updated_at = now()
-       WHERE name = $1 AND ${target.position} IS NOT DISTINCT FROM $2`,
-      [this.name, after, last, batch.length, state, this.rate(batch.length)],
-    );
+    const writes: Promise<unknown>[] = [];
+    const write = (text: string, values: unknown[]) => void writes.push(client.query(text, values));
+    await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live, write });
+    const [moved] = await Promise.all([
+      client.query(
+        `UPDATE projection_checkpoints
+         SET ${target.position} = $3, ${target.processed} = ${target.processed} + $4, state = CASE WHEN rebuilding THEN 'REBUILDING' ELSE $5 END,
+             events_per_second = $6, updated_at = now()
+         WHERE name = $1 AND ${target.position} IS NOT DISTINCT FROM $2`,
+        [this.name, after, last, batch.length, state, this.rate(batch.length)],
+      ),
+      ...writes,
+    ]);
     if (moved.rowCount === 0) throw new CheckpointMoved(`the checkpoint of ${this.name} moved`);
   }
 
@@ -288,9 +286,12 @@ export class ProjectionRunner {
    * The events themselves are committed durably by the event store before anyone is told of them.
    */
   private async inTransaction(client: pg.ClientBase, work: () => Promise<void>): Promise<void> {
-    await client.query('BEGIN; SET LOCAL synchronous_commit = off');
+    // BEGIN travels with the batch's first statement.
+    const begun = client.query('BEGIN; SET LOCAL synchronous_commit = off');
+    begun.catch(() => undefined); // awaited below, unless the work fails first
     try {
       await work();
+      await begun;
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -9,9 +9,10 @@ export class TimelineProjection implements Projection {
   readonly name = 'timeline';
   readonly tables = ['timeline_entries'] as const;
   readonly personalData = false;
+  readonly liveGatherMs = 100;
 
-  async apply(events: readonly CustomerEvent[], { client, table }: ProjectionTransaction): Promise<void> {
-    await client.query(
+  async apply(events: readonly CustomerEvent[], { client, table, write }: ProjectionTransaction): Promise<void> {
+    write(
       `INSERT INTO ${table('timeline_entries')} (customer_id, revision, occurred_at, event_id)
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::uuid[])
        ON CONFLICT DO NOTHING`,

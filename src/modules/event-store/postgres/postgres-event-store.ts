@@ -347,9 +347,9 @@ export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Pr
   const streams = [...new Set(units.flatMap((unit) => unit.map((append) => append.stream)))];
   const ids = units.flatMap((unit) => unit.flatMap((append) => append.events.map((event) => event.id)));
   // Appends to a stream take turns on a transaction lock (memory only, nothing written), taken in one order: no deadlocks.
-  await client.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCK_SPACE}, lock) FROM (${STREAM_LOCKS}) AS locks`, [streams]);
+  const locked = client.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCK_SPACE}, lock) FROM (${STREAM_LOCKS}) AS locks`, [streams]);
   // A new statement, so a new snapshot: it sees what the appends we waited for committed.
-  const { rows: found } = await client.query<{ kind: 'head' | 'event'; id: string | null; stream: string; revision: string | null; transaction_id: string | null; global_position: string | null }>(
+  const read = client.query<{ kind: 'head' | 'event'; id: string | null; stream: string; revision: string | null; transaction_id: string | null; global_position: string | null }>(
     `SELECT 'head' AS kind, NULL::uuid AS id, s.stream,
             (SELECT revision FROM event_store_events e WHERE e.stream = s.stream ORDER BY revision DESC LIMIT 1) AS revision,
             NULL::xid8 AS transaction_id, NULL::bigint AS global_position
@@ -358,6 +358,8 @@ export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Pr
      SELECT 'event', id, stream, revision, transaction_id, global_position FROM event_store_events WHERE id = ANY($2::uuid[])`,
     [streams, ids],
   );
+  // Sent together (the pool pipelines), and run in that order: the read waits for the locks.
+  const [, { rows: found }] = await Promise.all([locked, read]);
   const heads = new Map<string, number>();
   const existing = new Map<string, ExistingEvent>();
   const positions = new Map<string, string>();
