@@ -9,9 +9,9 @@ export interface ProjectionTransaction {
   /** False while rebuilding: a replay announces nothing to subscribers. */
   live: boolean;
   /**
-   * Sends a write without waiting for its answer: the batch's writes and its checkpoint travel
-   * together (the connection pipelines), and the runner waits for all of them before it commits.
-   * A write that fails fails the batch.
+   * A write of the batch: the runner sends them all, in order, once `apply` returns, together with
+   * the checkpoint's move (one round trip), and waits for all of them before it commits. A write
+   * that fails fails the batch.
    */
   write(text: string, values: unknown[]): void;
 }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { EventCatalog } from '../../domain/catalog/index.js';
 import { CUSTOMER_STREAM_PREFIX } from '../../domain/identity/identity.js';
 import { describeError } from '../../modules/core/error-codes.js';
-import type { Database } from '../../modules/database/database.js';
+import { sentTogether, type Database } from '../../modules/database/database.js';
 import type { EventStore, StoredEvent } from '../../modules/event-store/event-store.port.js';
 import type { Logger } from '../../modules/logging/logger.js';
 import type { KeyVault } from '../../modules/privacy/key-vault.js';
@@ -254,19 +254,21 @@ export class ProjectionRunner {
     const { catalog, keys } = this.dependencies;
     const last = batch.at(-1)!.position;
     const events = await toCustomerEvents(batch, catalog, keys, { openPersonalData: this.projection.personalData });
-    const writes: Promise<unknown>[] = [];
-    const write = (text: string, values: unknown[]) => void writes.push(client.query(text, values));
-    await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live, write });
-    const [moved] = await Promise.all([
-      client.query(
-        `UPDATE projection_checkpoints
-         SET ${target.position} = $3, ${target.processed} = ${target.processed} + $4, state = CASE WHEN rebuilding THEN 'REBUILDING' ELSE $5 END,
-             events_per_second = $6, updated_at = now()
-         WHERE name = $1 AND ${target.position} IS NOT DISTINCT FROM $2`,
-        [this.name, after, last, batch.length, state, this.rate(batch.length)],
-      ),
-      ...writes,
-    ]);
+    const writes: [text: string, values: unknown[]][] = [];
+    await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live, write: (text, values) => void writes.push([text, values]) });
+    const sent = await Promise.all(
+      sentTogether(client, () => [
+        ...writes.map(([text, values]) => client.query(text, values)),
+        client.query(
+          `UPDATE projection_checkpoints
+           SET ${target.position} = $3, ${target.processed} = ${target.processed} + $4, state = CASE WHEN rebuilding THEN 'REBUILDING' ELSE $5 END,
+               events_per_second = $6, updated_at = now()
+           WHERE name = $1 AND ${target.position} IS NOT DISTINCT FROM $2`,
+          [this.name, after, last, batch.length, state, this.rate(batch.length)],
+        ),
+      ]),
+    );
+    const moved = sent.at(-1)!;
     if (moved.rowCount === 0) throw new CheckpointMoved(`the checkpoint of ${this.name} moved`);
   }
 

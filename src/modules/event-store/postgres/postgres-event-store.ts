@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Database } from '../../database/database.js';
+import { sentTogether, type Database } from '../../database/database.js';
 import {
   ConcurrencyConflict,
   decodePosition,
@@ -152,19 +152,42 @@ export class PostgresEventStore implements EventStore {
    * kept: projections reading the same stretch of the log, as in a rebuild, read and parse it once.
    */
   async readAll(options: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    return (await this.readPage(options, false)).page;
+  }
+
+  /**
+   * A page of the log (full ones kept, see readAll); with `askHorizon`, also whether committed events
+   * wait beyond the read horizon, asked right after the read on its connection, in the same round trip.
+   */
+  private async readPage(options: ReadAllOptions, askHorizon: boolean): Promise<{ page: StoredEvent[]; beyondHorizon: boolean }> {
     const key = `${options.after ?? ''}|${options.limit ?? 1_000}|${options.streamPrefix ?? ''}`;
     const now = performance.now();
     // Readers in lockstep come by within moments; kept longer, pages only make every full GC slower.
     for (const [stale, { at }] of this.fullPages) if (now - at > FULL_PAGE_KEPT_MS) this.fullPages.delete(stale);
     const cached = this.fullPages.get(key);
-    if (cached) return cached.page;
-    const { rows } = await this.database.query<EventRow>(...readAllQuery(options));
+    if (cached) return { page: cached.page, beyondHorizon: false };
+    let rows: EventRow[];
+    let beyondHorizon = false;
+    if (!askHorizon) {
+      ({ rows } = await this.database.query<EventRow>(...readAllQuery(options)));
+    } else {
+      const client = await this.database.pool.connect();
+      try {
+        const [read, beyond] = await Promise.all(
+          sentTogether(client, () => [client.query<EventRow>(...readAllQuery(options)), client.query(...beyondHorizonQuery(options.after))] as const),
+        );
+        rows = read.rows;
+        beyondHorizon = beyond.rows.length > 0;
+      } finally {
+        client.release();
+      }
+    }
     const page = rows.map(toStoredEvent);
     if (page.length === (options.limit ?? 1_000)) {
       this.fullPages.set(key, { page, at: now });
       if (this.fullPages.size > FULL_PAGES_KEPT) this.fullPages.delete(this.fullPages.keys().next().value!);
     }
-    return page;
+    return { page, beyondHorizon };
   }
 
   async *subscribe(options: SubscribeOptions = {}): AsyncIterable<StoredEvent> {
@@ -238,10 +261,10 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async readLivePage(after: string | undefined, streamPrefix: string | undefined, seen: number, now: number): Promise<LiveRead> {
-    const page = await this.readAll({ after, limit: SUBSCRIPTION_PAGE, streamPrefix });
+    const { page, beyondHorizon } = await this.readPage({ after, limit: SUBSCRIPTION_PAGE, streamPrefix }, true);
     const more = page.length === SUBSCRIPTION_PAGE;
     // Committed events beyond the horizon: an older transaction is still open; look again soon.
-    const waiting = !more && (await this.hasEventsBeyondHorizon(after));
+    const waiting = !more && beyondHorizon;
     this.livePages.push({ after, streamPrefix, seen, page, more, waiting, at: now });
     if (this.livePages.length > LIVE_PAGES_KEPT) this.livePages.shift();
     return { page, more, waiting };
@@ -272,20 +295,6 @@ export class PostgresEventStore implements EventStore {
 
   async close(): Promise<void> {
     await this.notifications.close();
-  }
-
-  private async hasEventsBeyondHorizon(after: string | undefined): Promise<boolean> {
-    const [transactionId, globalPosition] = after ? decodePosition(after) : [0n, 0n];
-    // The first one in index order, not EXISTS: PostgreSQL plans an EXISTS as a scan that stops at the first match, and reads the whole table when there is none.
-    const { rows } = await this.database.query(
-      `SELECT 1 FROM event_store_events
-       WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-         AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
-       ORDER BY transaction_id, global_position
-       LIMIT 1`,
-      [transactionId.toString(), globalPosition.toString()],
-    );
-    return rows.length > 0;
   }
 
   private commitNext(): void {
@@ -413,6 +422,20 @@ function toError(outcome: Exclude<UnitOutcome, { status: 'ok' }>): Error {
   return outcome.status === 'conflict'
     ? new ConcurrencyConflict(outcome.stream, outcome.expected, outcome.actual)
     : new EventIdConflict(outcome.eventId, outcome.stream, outcome.existingStream);
+}
+
+/** The first committed event after `after` beyond the read horizon, if any: an older transaction is still open. */
+function beyondHorizonQuery(after: string | undefined): [string, unknown[]] {
+  const [transactionId, globalPosition] = after ? decodePosition(after) : [0n, 0n];
+  // The first one in index order, not EXISTS: PostgreSQL plans an EXISTS as a scan that stops at the first match, and reads the whole table when there is none.
+  return [
+    `SELECT 1 FROM event_store_events
+     WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+       AND (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
+     ORDER BY transaction_id, global_position
+     LIMIT 1`,
+    [transactionId.toString(), globalPosition.toString()],
+  ];
 }
 
 function readAllQuery({ after, limit = 1_000, streamPrefix }: ReadAllOptions): [string, unknown[]] {
