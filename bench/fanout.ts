@@ -36,7 +36,8 @@ export function fanout(argv: string[]): Promise<Outcome> {
     const seconds = options.number('duration', 20);
     const workerCount = options.number('workers', 2);
     const modes: Mode[] = options.values.mode ? [options.text('mode', 'all', ['all', 'customer'] as const)] : ['customer', 'all'];
-    const server = await bench.startServer();
+    const projections = options.text('projections', 'worker', ['worker', 'on', 'separate'] as const);
+    const server = await bench.startServer({ projections });
     const figures: Figure[] = [];
     const details: Record<string, unknown> = {};
     for (const mode of modes) {
@@ -58,9 +59,9 @@ export function fanout(argv: string[]): Promise<Outcome> {
       );
     }
     return {
-      title: `Live fan-out — ${subscriptions} subscriptions over ${workerCount} subscriber processes, stage changes at ${rate}/s for ${seconds} s`,
+      title: `Live fan-out — ${subscriptions} subscriptions over ${workerCount} subscriber processes, stage changes at ${rate}/s for ${seconds} s (projections ${projections})`,
       figures,
-      options: { subscriptions, rate, seconds, workerCount, modes },
+      options: { subscriptions, rate, seconds, workerCount, modes, ...(projections !== 'worker' && { projections }) },
       details,
     };
   });

@@ -27,7 +27,7 @@ export function ingest(argv: string[]): Promise<Outcome> {
     const eventsPerRun = options.number('events', 50_000);
     const concurrencies = options.list('concurrency', [HEADLINE_CONCURRENCY]);
     const referenceSeconds = options.number('duration', 5);
-    const projections = options.text('projections', 'on', ['on', 'off', 'separate'] as const);
+    const projections = options.text('projections', 'worker', ['worker', 'on', 'off', 'separate'] as const);
     const referenceClients = [...new Set([1, HEADLINE_CONCURRENCY, ...concurrencies])].sort((a, b) => a - b);
 
     const server = await bench.startServer({ projections });

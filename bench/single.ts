@@ -36,7 +36,7 @@ export function single(argv: string[]): Promise<Outcome> {
     const runs = options.number('runs', 3);
     const seconds = options.number('duration', 10);
     const clients = options.number('concurrency', CLIENTS);
-    const projections = options.text('projections', 'on', ['on', 'off', 'separate'] as const);
+    const projections = options.text('projections', 'worker', ['worker', 'on', 'off', 'separate'] as const);
     const server = await bench.startServer({ projections });
     const caughtUp = () => (projections !== 'off' ? server.projectionsCaughtUp() : Promise.resolve(0));
     note(`seeding ${POPULATION.toLocaleString()} customers`);

@@ -11,6 +11,7 @@ import { EmbeddedPostgres } from './modules/database/embedded-postgres.js';
 import { migrate } from './modules/database/migrate.js';
 import { NestPinoLogger, type Logger } from './modules/logging/logger.js';
 import { loadCatalog } from './modules/catalog/load-catalog.js';
+import { ProjectionsThread } from './projections/thread/projections-thread.js';
 import { resolveSecrets } from './modules/privacy/secrets.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
 
@@ -36,6 +37,7 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
   const [secrets, catalog] = await Promise.all([resolveSecrets(config, logger), loadCatalog(config)]);
   const { url: databaseUrl, embedded } = await openDatabase(config, logger);
   let database: Database | undefined;
+  let projections: ProjectionsThread | undefined;
   try {
     await migrate(databaseUrl, logger);
     database = new Database(databaseUrl, config.DATABASE_POOL_SIZE);
@@ -46,6 +48,7 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
     const inFlight = trackInFlightRequests(app);
     limitRequestBodies(app);
     await app.listen(config.PORT, config.HOST);
+    projections = config.TRAILMAP_PROJECTIONS === 'worker' ? await ProjectionsThread.start({ config, databaseUrl, secrets }, logger) : undefined;
     const server = app.getHttpServer() as Server;
     const { port } = server.address() as AddressInfo;
     const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
@@ -63,12 +66,14 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
         server.closeIdleConnections();
         await inFlight.drained(config.SHUTDOWN_TIMEOUT);
         server.closeAllConnections();
+        await projections?.stop();
         await app.close();
         await openDatabase.end();
         await embedded?.stop();
       }),
     };
   } catch (error) {
+    await projections?.stop().catch(() => undefined);
     await database?.end().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw error;

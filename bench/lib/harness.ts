@@ -16,7 +16,7 @@ export interface Bench {
   cluster: Cluster;
   /** Starts `node dist/main.js` on the cluster (stopped by the harness at the end if still running). */
   /** `projections: 'separate'` starts a second process that runs the projections, and returns the API-only one. */
-  startServer(options?: Partial<Omit<ServerOptions, 'projections'>> & { projections?: 'on' | 'off' | 'separate' }): Promise<TrailmapServer>;
+  startServer(options?: Partial<Omit<ServerOptions, 'projections'>> & { projections?: 'on' | 'off' | 'worker' | 'separate' }): Promise<TrailmapServer>;
   /** Stops a server; with --cpu-prof, summarizes its CPU profile into the results. */
   stopServer(server: TrailmapServer, label?: string): Promise<void>;
 }
@@ -51,7 +51,7 @@ export async function runBenchmark(name: string, argv: string[], work: (bench: B
     logger,
     cluster,
     async startServer(serverOptions = {}) {
-      const start = async (projections: 'on' | 'off', env: Record<string, string> = {}) => {
+      const start = async (projections: 'on' | 'off' | 'worker', env: Record<string, string> = {}) => {
         const server = await TrailmapServer.start({
           databaseUrl: cluster!.url,
           folder: path.join(cluster!.folder, 'server'),
@@ -63,7 +63,7 @@ export async function runBenchmark(name: string, argv: string[], work: (bench: B
         servers.add(server);
         return server;
       };
-      if (serverOptions.projections !== 'separate') return start(serverOptions.projections ?? 'on');
+      if (serverOptions.projections !== 'separate') return start(serverOptions.projections ?? 'worker');
       // Two processes on the same database and keys: the projections run in one, the API (measured) in the other.
       const keys = { TRAILMAP_MASTER_KEY: randomBytes(32).toString('base64'), TRAILMAP_PSEUDONYM_KEY: randomBytes(32).toString('base64') };
       await start('on', keys);

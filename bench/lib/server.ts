@@ -13,7 +13,7 @@ export interface ServerOptions {
   /** Scratch folder: the server's log, its data folder, CPU profiles. */
   folder: string;
   /** TRAILMAP_PROJECTIONS: off makes an API-only instance. */
-  projections?: 'on' | 'off';
+  projections?: 'on' | 'off' | 'worker';
   /** Write a V8 CPU profile of the server (node --cpu-prof) into `folder` when it stops. */
   cpuProfile?: boolean;
   env?: Record<string, string>;
@@ -66,7 +66,7 @@ export class TrailmapServer {
         TRAILMAP_API_KEYS: `${adminKey}:admin,${writeKey}:ingest`,
         TRAILMAP_MASTER_KEY: randomBytes(32).toString('base64'),
         TRAILMAP_PSEUDONYM_KEY: randomBytes(32).toString('base64'),
-        TRAILMAP_PROJECTIONS: options.projections ?? 'on',
+        TRAILMAP_PROJECTIONS: options.projections ?? 'worker',
         ...options.env,
       },
     });

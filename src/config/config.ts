@@ -128,9 +128,10 @@ export const variables = {
     schema: z.enum(['true', 'false']).default('false').transform((value) => value === 'true'),
   }),
   TRAILMAP_PROJECTIONS: variable({
-    description: 'Whether this instance runs projection runners and the scheduler (one instance at a time is active per projection; others stand by). `off` makes an API-only instance.',
-    accepts: 'on or off',
-    schema: z.enum(['on', 'off']).default('on'),
+    description:
+      'Whether and where this instance runs projection runners and the scheduler (one instance at a time is active per projection; others stand by): `worker` in a thread of their own, off the request loop; `on` on the request loop; `off` makes an API-only instance.',
+    accepts: 'worker, on or off',
+    schema: z.enum(['on', 'off', 'worker']).default('worker'),
   }),
   TRAILMAP_DORMANT_AFTER: variable({
     description: 'Inactivity after which the scheduler records `Customer Went Dormant`.',

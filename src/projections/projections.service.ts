@@ -87,7 +87,8 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   onApplicationBootstrap() {
-    if (this.config.TRAILMAP_PROJECTIONS === 'off') return;
+    // `worker`: the projections thread's own services run them.
+    if (this.config.TRAILMAP_PROJECTIONS !== 'on') return;
     this.startRunners(this.projections.map((projection) => projection.name));
     this.schedulerTimer = setInterval(() => void this.runScheduler(), this.config.TRAILMAP_SCHEDULER_INTERVAL);
   }

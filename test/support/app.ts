@@ -27,7 +27,8 @@ export const testEnvironment = (): Environment => ({
 
 /** The real application on a test database, listening on a free port. */
 export function bootTrailmap(databaseUrl: string, environment: Environment = {}): Promise<Trailmap> {
-  const config = loadConfig({ DATABASE_URL: databaseUrl, ...testEnvironment(), ...environment });
+  // The projections on the request loop: their thread runs the compiled script, as in the tests that start dist/main.js.
+  const config = loadConfig({ DATABASE_URL: databaseUrl, ...testEnvironment(), TRAILMAP_PROJECTIONS: 'on', ...environment });
   return startTrailmap(config, silentLogger);
 }
 

@@ -14,7 +14,7 @@ import { PrivacyModule } from '../privacy/privacy.module.js';
 import { MetricsModule } from './metrics.module.js';
 import { resolveSecrets } from '../privacy/secrets.js';
 
-/** The services of the server without its HTTP side, for operator commands. */
+/** The services of the server without its HTTP side. */
 @Module({})
 class CommandModule {
   static register(runtime: Runtime): DynamicModule {
@@ -25,13 +25,17 @@ class CommandModule {
   }
 }
 
+/** Trailmap's services without the HTTP side: for operator commands, and the projections thread. */
+export function servicesOf(runtime: Runtime): Promise<INestApplicationContext> {
+  return NestFactory.createApplicationContext(CommandModule.register(runtime), { logger: new NestPinoLogger(runtime.logger) });
+}
+
 /** Runs an operator command against a database with Trailmap's services; projections run only when the command asks. */
 export async function withServices<T>(config: Config, logger: Logger, databaseUrl: string, work: (services: INestApplicationContext) => Promise<T>): Promise<T> {
   const database = new Database(databaseUrl, 4, 'trailmap-cli');
   try {
     const [secrets, catalog] = await Promise.all([resolveSecrets(config, logger), loadCatalog(config)]);
-    const runtime: Runtime = { config: { ...config, TRAILMAP_PROJECTIONS: 'off' }, logger, database, secrets, catalog };
-    const services = await NestFactory.createApplicationContext(CommandModule.register(runtime), { logger: new NestPinoLogger(logger) });
+    const services = await servicesOf({ config: { ...config, TRAILMAP_PROJECTIONS: 'off' }, logger, database, secrets, catalog });
     try {
       return await work(services);
     } finally {
