@@ -40,7 +40,8 @@ export function profileQuery(argv: string[]): Promise<Outcome> {
     const seconds = options.number('duration', 10);
     const rate = options.number('rate', 500);
     const connections = options.number('concurrency', SATURATION_CONNECTIONS);
-    const server = await bench.startServer();
+    const projections = options.text('projections', 'worker', ['worker', 'on'] as const);
+    const server = await bench.startServer({ projections });
     const load = await loadDemo(server, events, cluster.postmasterPid);
     await settleAfterLoad(cluster.url);
     const ids = await customerIds(cluster.url);
@@ -67,9 +68,9 @@ export function profileQuery(argv: string[]): Promise<Outcome> {
       { figure: '{ __typename } saturated p50 / p99', unit: 'ms', trailmap: median(results.trivial.map((r) => r.latency.p50)), reference: median(results.trivial.map((r) => r.latency.p99)), referenceName: '(p99)' },
     ];
     return {
-      title: `Profile query — ${ids.length.toLocaleString()} customers, median of ${runs} runs of ${seconds} s`,
+      title: `Profile query — ${ids.length.toLocaleString()} customers, median of ${runs} runs of ${seconds} s${projections === 'worker' ? '' : ` (projections ${projections})`}`,
       figures,
-      options: { events, runs, seconds, rate, connections },
+      options: { events, runs, seconds, rate, connections, ...(projections !== 'worker' && { projections }) },
       details: { load: { ...load, rssSeries: undefined }, ...results, customers: ids.length },
     };
   });
