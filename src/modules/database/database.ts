@@ -36,18 +36,7 @@ export class Database {
   async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {
-      // BEGIN travels with the statements the work sends before it first waits.
-      const [begun, working] = sentTogether(client, () => [client.query('BEGIN'), work(client)] as const);
-      begun.catch(() => undefined); // awaited below, unless the work fails first
-      const result = await working;
-      await begun;
-      const { command } = await client.query('COMMIT');
-      // A statement that failed unnoticed leaves an aborted transaction, which COMMIT rolls back.
-      if (command !== 'COMMIT') throw new Error(`The transaction was rolled back (${command}).`);
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      return await inTransaction(client, () => work(client));
     } finally {
       client.release();
     }
@@ -62,6 +51,26 @@ export class Database {
 
   end(): Promise<void> {
     return this.pool.end();
+  }
+}
+
+/**
+ * Runs `work` in a transaction on `client`, opened by `begin`, which travels with the statements the
+ * work sends before it first waits; a failure rolls it back.
+ */
+export async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  try {
+    const [begun, working] = sentTogether(client, () => [client.query(begin), work()] as const);
+    begun.catch(() => undefined); // awaited below, unless the work fails first
+    const result = await working;
+    await begun;
+    const { command } = await client.query('COMMIT');
+    // A statement that failed unnoticed leaves an aborted transaction, which COMMIT rolls back.
+    if (command !== 'COMMIT') throw new Error(`The transaction was rolled back (${command}).`);
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
 }
 

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { EventCatalog } from '../../domain/catalog/index.js';
 import { CUSTOMER_STREAM_PREFIX } from '../../domain/identity/identity.js';
 import { describeError } from '../../modules/core/error-codes.js';
-import { sentTogether, type Database } from '../../modules/database/database.js';
+import { inTransaction, sentTogether, type Database } from '../../modules/database/database.js';
 import type { EventStore, StoredEvent } from '../../modules/event-store/event-store.port.js';
 import type { Logger } from '../../modules/logging/logger.js';
 import type { KeyVault } from '../../modules/privacy/key-vault.js';
@@ -42,6 +42,13 @@ interface CheckpointRow {
   rebuilding: boolean;
   rebuild_position: string | null;
 }
+
+/**
+ * A batch's transaction does not wait for its commit to reach the disk: a crash can lose only the
+ * last batches of read models, with their checkpoint, and they are applied again from the log.
+ * The events themselves are committed durably by the event store before anyone is told of them.
+ */
+const BEGIN_BATCH = 'BEGIN; SET LOCAL synchronous_commit = off';
 
 /** The checkpoint moved under us: another runner applied this batch. */
 class CheckpointMoved extends Error {}
@@ -201,8 +208,7 @@ export class ProjectionRunner {
   /** Last catch-up of the twins and the swap, in one transaction: readers see old tables or new, never neither. */
   private async swap(client: pg.Client): Promise<void> {
     const { store, logger } = this.dependencies;
-    await client.query('BEGIN');
-    try {
+    await inTransaction(client, async () => {
       let position = (await this.checkpoint(client)).rebuild_position;
       for (;;) {
         const batch = await store.readAll({ after: position ?? undefined, limit: this.batchSize, streamPrefix: CUSTOMER_STREAM_PREFIX });
@@ -221,18 +227,14 @@ export class ProjectionRunner {
          WHERE name = $1`,
         [this.name],
       );
-      await client.query('COMMIT');
-      logger.info({ projection: this.name }, 'rebuild swapped in');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+    });
+    logger.info({ projection: this.name }, 'rebuild swapped in');
   }
 
   /** One batch in its own transaction; a handler error is narrowed down to its event and recorded. */
   private async commit(client: pg.ClientBase, batch: StoredEvent[], after: string | null, target: Target, state: string): Promise<void> {
     try {
-      await this.inTransaction(client, () => this.applyBatch(client, batch, after, target, state));
+      await inTransaction(client, () => this.applyBatch(client, batch, after, target, state), BEGIN_BATCH);
     } catch (error) {
       if (error instanceof CheckpointMoved || describeError(error).code === 'UNAVAILABLE') throw error;
       if (batch.length === 1) return this.fail(client, batch[0]!, error);
@@ -280,25 +282,6 @@ export class ProjectionRunner {
       [this.name, `${event.type} ${event.id}: ${message}`, event.id],
     );
     throw new ProjectionFailed(message);
-  }
-
-  /**
-   * A batch's transaction does not wait for its commit to reach the disk: a crash can lose only the
-   * last batches of read models, with their checkpoint, and they are applied again from the log.
-   * The events themselves are committed durably by the event store before anyone is told of them.
-   */
-  private async inTransaction(client: pg.ClientBase, work: () => Promise<void>): Promise<void> {
-    // BEGIN travels with the batch's first statement.
-    const begun = client.query('BEGIN; SET LOCAL synchronous_commit = off');
-    begun.catch(() => undefined); // awaited below, unless the work fails first
-    try {
-      await work();
-      await begun;
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
   }
 
   private async checkpoint(client: pg.ClientBase): Promise<CheckpointRow> {
