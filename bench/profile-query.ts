@@ -5,7 +5,8 @@ import { runBenchmark, type Outcome } from './lib/harness.js';
 import { loadDemo } from './lib/replay.js';
 import { note, ratioFigure, type Figure } from './lib/report.js';
 import type { TrailmapServer } from './lib/server.js';
-import { median, monotonicMs, sleep, summarize, type LatencySummary } from './lib/stats.js';
+import { openLoop } from './lib/open-loop.js';
+import { median, type LatencySummary } from './lib/stats.js';
 import { CpuMeter } from './lib/system.js';
 
 export const description = 'profile query: customer(id) with metrics and stage history at a fixed 500 requests/s and at saturation, against { __typename }';
@@ -87,35 +88,18 @@ async function customerIds(url: string): Promise<string[]> {
   }
 }
 
-/** Open loop at `rate`: request i is due at start + i/rate whatever happened before; latency runs from that moment. */
+/** Open loop at `rate` (request i due at start + i/rate whatever happened before; latency runs from that moment), with the server's CPU. */
 async function paced(server: TrailmapServer, ids: string[], rate: number, seconds: number, postmasterPid?: number) {
-  const total = Math.round(rate * seconds);
-  const latencies: number[] = [];
-  const service: number[] = [];
-  let errors = 0;
   const meter = new CpuMeter(server.pid, postmasterPid);
-  const started = monotonicMs();
-  const pending: Promise<void>[] = [];
-  for (let index = 0; index < total; index++) {
-    const due = started + (index * 1000) / rate;
-    const wait = due - monotonicMs();
-    if (wait > 1) await sleep(wait);
-    const sent = monotonicMs();
-    const id = ids[Math.floor(Math.random() * ids.length)];
-    pending.push(
-      server
-        .post('/graphql', JSON.stringify({ query: PROFILE_QUERY, variables: { id } }), { authorization: `Bearer ${server.adminKey}` })
-        .then((response) => {
-          const done = monotonicMs();
-          latencies.push(done - due);
-          service.push(done - sent);
-          if (response.status !== 200 || response.body.includes('"errors"')) errors += 1;
-        }),
-    );
-  }
-  await Promise.all(pending);
-  const elapsed = (monotonicMs() - started) / 1000;
-  return { requests: total, errors, achievedRate: total / elapsed, latency: summarize(latencies), serviceLatency: summarize(service), cpu: meter.read() };
+  const result = await openLoop({
+    url: server.url,
+    path: '/graphql',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.adminKey}` },
+    body: () => JSON.stringify({ query: PROFILE_QUERY, variables: { id: ids[Math.floor(Math.random() * ids.length)] } }),
+    rate,
+    seconds,
+  });
+  return { ...result, cpu: meter.read() };
 }
 
 /** Closed loop with `connections` connections, one request in flight each, for `seconds`. */

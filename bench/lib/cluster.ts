@@ -115,3 +115,41 @@ export async function resetDatabase(cluster: Cluster, logger: Logger): Promise<v
   }
   await migrate(cluster.url, logger);
 }
+
+/** Cumulative counters of the cluster's work: WAL written (and its full-page images), checkpoints, block reads outside shared_buffers. */
+export interface PostgresActivity {
+  walBytes: number;
+  walFullPageImages: number;
+  checkpoints: number;
+  blocksRead: number;
+  blocksHit: number;
+}
+
+export async function postgresActivity(url: string): Promise<PostgresActivity> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<Record<keyof PostgresActivity, string>>(
+      `SELECT w.wal_bytes AS "walBytes", w.wal_fpi AS "walFullPageImages",
+              (SELECT num_timed + num_requested FROM pg_stat_checkpointer) AS checkpoints,
+              (SELECT sum(blks_read) FROM pg_stat_database) AS "blocksRead", (SELECT sum(blks_hit) FROM pg_stat_database) AS "blocksHit"
+       FROM pg_stat_wal w`,
+    );
+    const row = rows[0]!;
+    return { walBytes: Number(row.walBytes), walFullPageImages: Number(row.walFullPageImages), checkpoints: Number(row.checkpoints), blocksRead: Number(row.blocksRead), blocksHit: Number(row.blocksHit) };
+  } finally {
+    await client.end();
+  }
+}
+
+/** What the cluster did between two snapshots, per event where that says more. */
+export function activityBetween(before: PostgresActivity, after: PostgresActivity, events: number) {
+  const delta = (field: keyof PostgresActivity) => after[field] - before[field];
+  return {
+    walBytesPerEvent: Math.round(delta('walBytes') / events),
+    fullPageImagesPer1000Events: Math.round((delta('walFullPageImages') * 1000) / events),
+    checkpoints: delta('checkpoints'),
+    blocksReadPerEvent: Math.round((delta('blocksRead') / events) * 100) / 100,
+    blocksHitPerEvent: Math.round(delta('blocksHit') / events),
+  };
+}

@@ -71,18 +71,15 @@ export async function runBenchmark(name: string, argv: string[], work: (bench: B
     },
     async stopServer(server, label = 'server') {
       servers.delete(server);
-      const stopped = await server.stop();
-      let profile = stopped;
-      if (stopped) {
+      for (const { thread, file } of await server.stop()) {
+        const part = `${label}${thread === 0 ? '' : ` projections thread ${thread}`}`;
         // Kept beside the results (PostgreSQL's scratch folder, where it was written, goes away).
-        profile = path.join(ROOT, 'bench', '.data', 'profiles', `${name}-${label.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`);
+        const profile = path.join(ROOT, 'bench', '.data', 'profiles', `${name}-${part.replace(/\W+/g, '-')}-${Date.now()}.cpuprofile`);
         await fs.mkdir(path.dirname(profile), { recursive: true });
-        await fs.copyFile(stopped, profile);
-      }
-      if (profile) {
+        await fs.copyFile(file, profile);
         const summary = await summarizeProfile(profile);
-        profiles.push({ label, ...summary });
-        process.stdout.write(`\n[${label}] `);
+        profiles.push({ label: part, ...summary });
+        process.stdout.write(`\n[${part}] `);
         printProfile(summary);
       }
     },

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { activityBetween, postgresActivity } from './cluster.js';
 import { note } from './report.js';
 import { readCheckpoints, type TrailmapServer } from './server.js';
 import { monotonicMs, sleep } from './stats.js';
@@ -17,7 +18,10 @@ export async function loadDemo(server: TrailmapServer, events: number, postmaste
   note(`loading ~${events.toLocaleString()} demo messages (${customers.toLocaleString()} customers) through /v1/batch`);
   const rss = new RssSampler(server.pid, 500).start();
   const meter = new CpuMeter(server.pid, postmasterPid);
-  let shown = 0;
+  const activity = await postgresActivity(server.databaseUrl);
+  let shown = { seconds: 0, messages: 0 };
+  /** The rate of each window between progress notes: whether the cost per event grows as the log does. */
+  const rates: { messages: number; perSecond: number }[] = [];
   const sent = await sendDemoTraffic({
     url: server.url,
     writeKey: server.writeKey,
@@ -29,13 +33,16 @@ export async function loadDemo(server: TrailmapServer, events: number, postmaste
     batchSize: 100,
     concurrency: 4,
     onProgress: (progress) => {
-      if (progress.seconds - shown < 15) return;
-      shown = progress.seconds;
-      note(`  ${progress.messages.toLocaleString()} / ~${progress.expected.toLocaleString()} messages, ${Math.round(progress.messages / progress.seconds).toLocaleString()}/s, server RSS ${rss.samples.at(-1)?.mib} MiB`);
+      if (progress.seconds - shown.seconds < 15) return;
+      const perSecond = Math.round((progress.messages - shown.messages) / (progress.seconds - shown.seconds));
+      rates.push({ messages: progress.messages, perSecond });
+      shown = progress;
+      note(`  ${progress.messages.toLocaleString()} / ~${progress.expected.toLocaleString()} messages, ${perSecond.toLocaleString()}/s in the last 15 s, server RSS ${rss.samples.at(-1)?.mib} MiB`);
     },
   });
   const cpu = meter.read();
-  note(`loaded ${sent.messages.toLocaleString()} messages in ${sent.seconds.toFixed(1)} s; waiting for the projections to catch up`);
+  const postgres = activityBetween(activity, await postgresActivity(server.databaseUrl), sent.messages);
+  note(`loaded ${sent.messages.toLocaleString()} messages in ${sent.seconds.toFixed(1)} s (PostgreSQL: ${postgres.walBytesPerEvent} B of WAL an event, ${postgres.fullPageImagesPer1000Events} full-page images a 1,000, ${postgres.checkpoints} checkpoints, ${postgres.blocksReadPerEvent} blocks read outside shared_buffers an event); waiting for the projections to catch up`);
   const catchUpStarted = monotonicMs();
   let lastNote = 0;
   await server.projectionsCaughtUp(60 * 60_000, (checkpoints) => {
@@ -53,6 +60,8 @@ export async function loadDemo(server: TrailmapServer, events: number, postmaste
     eventsPerSecond: sent.messages / sent.seconds,
     catchUpSeconds,
     cpu,
+    rates,
+    postgres,
     /** Server RSS while loading and while the projections caught up. */
     rss: memory,
     rssSeries: rss.series(),

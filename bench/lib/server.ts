@@ -52,7 +52,9 @@ export class TrailmapServer {
     const profileFolder = options.cpuProfile ? path.join(options.folder, 'cpu-profiles') : undefined;
     const adminKey = `bench-admin-${randomBytes(12).toString('hex')}`;
     const writeKey = `bench-ingest-${randomBytes(12).toString('hex')}`;
-    const child = spawn(process.execPath, [...(profileFolder ? ['--cpu-prof', `--cpu-prof-dir=${profileFolder}`] : []), 'dist/main.js'], {
+    // BENCH_SERVER_NODE_ARGS: V8 and Node options for the server alone (e.g. --trace-gc, which NODE_OPTIONS refuses), for diagnosis.
+    const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, ...(profileFolder ? ['--cpu-prof', `--cpu-prof-dir=${profileFolder}`] : []), 'dist/main.js'], {
       cwd: ROOT,
       stdio: ['ignore', log, log],
       env: {
@@ -83,8 +85,12 @@ export class TrailmapServer {
     }
   }
 
-  /** SIGTERM (graceful: drains, closes the pool; writes the CPU profile), SIGKILL after 30 s. Returns the CPU profile's path, if any. */
-  async stop(): Promise<string | undefined> {
+  /**
+   * SIGTERM (graceful: drains, closes the pool; writes the CPU profiles), SIGKILL after 30 s. Returns the CPU
+   * profiles, one per thread (`node --cpu-prof` names them CPU.<date>.<time>.<pid>.<thread>.<n>): thread 0 is
+   * the request loop, the others the projections' thread (and its restarts).
+   */
+  async stop(): Promise<{ thread: number; file: string }[]> {
     this.agent.destroy();
     if (this.process.exitCode === null) {
       this.process.kill('SIGTERM');
@@ -92,9 +98,9 @@ export class TrailmapServer {
       await this.exited;
       clearTimeout(timer);
     }
-    if (!this.profileFolder) return undefined;
-    const profiles = (await fs.promises.readdir(this.profileFolder).catch(() => [] as string[])).filter((file) => file.endsWith('.cpuprofile')).sort();
-    return profiles.length ? path.join(this.profileFolder, profiles.at(-1)!) : undefined;
+    if (!this.profileFolder) return [];
+    const files = (await fs.promises.readdir(this.profileFolder).catch(() => [] as string[])).filter((file) => file.endsWith('.cpuprofile')).sort();
+    return files.map((file) => ({ thread: Number(file.split('.')[4] ?? 0), file: path.join(this.profileFolder!, file) }));
   }
 
   get(pathname: string): Promise<{ status: number; body: string }> {
