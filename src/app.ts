@@ -45,6 +45,8 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
       AppModule.register({ config, logger, database, secrets, catalog }),
       { logger: new NestPinoLogger(logger), bufferLogs: false, bodyParser: false },
     );
+    // GraphQL and the Segment API answer POSTs, which no client revalidates: no ETag (a hash of every response body).
+    app.set('etag', false);
     const inFlight = trackInFlightRequests(app);
     limitRequestBodies(app);
     await app.listen(config.PORT, config.HOST);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { EmbeddedPostgres } from '../src/modules/database/embedded-postgres.js';
@@ -65,6 +66,18 @@ describe('the embedded PostgreSQL default', () => {
     const folder = await temporaryDataFolder();
     const first = start(folder);
     expect(await answersGraphql(await first.ready())).toEqual({ data: { __typename: 'Query' } });
+    // Sized for a write-heavy log (fewer checkpoints, a larger cache), durability untouched.
+    const settings = await query(
+      folder,
+      `SELECT name, setting, unit FROM pg_settings WHERE name IN ('max_wal_size', 'checkpoint_timeout', 'shared_buffers', 'fsync', 'synchronous_commit') ORDER BY name`,
+    );
+    expect(settings).toEqual([
+      { name: 'checkpoint_timeout', setting: '900', unit: 's' },
+      { name: 'fsync', setting: 'on', unit: null },
+      { name: 'max_wal_size', setting: '4096', unit: 'MB' },
+      { name: 'shared_buffers', setting: String((Math.max(128, Math.min(1024, Math.floor(os.totalmem() / 4 / 2 ** 20))) * 1024) / 8), unit: '8kB' },
+      { name: 'synchronous_commit', setting: 'on', unit: null },
+    ]);
     await query(folder, 'CREATE TABLE survivor (note text); INSERT INTO survivor VALUES ($$kept$$)');
     const postgres = await postmasterPid(folder);
     expect(await first.stop('SIGTERM')).toBe(0);

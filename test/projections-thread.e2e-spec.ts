@@ -18,7 +18,7 @@ describe('projections in a thread of their own (TRAILMAP_PROJECTIONS=worker, the
 
   beforeAll(async () => {
     testDatabase = await createTestDatabase({ migrated: false });
-    server = ServerProcess.start({ ...(testEnvironment() as Record<string, string>), DATABASE_URL: testDatabase.url, LOG_LEVEL: 'info', TRAILMAP_SCHEDULER_INTERVAL: '1h' });
+    server = ServerProcess.start({ ...(testEnvironment() as Record<string, string>), DATABASE_URL: testDatabase.url, LOG_LEVEL: 'info', TRAILMAP_SCHEDULER_INTERVAL: '1h', TRAILMAP_PROJECTIONS_HEAP_MB: '300' });
     url = (await server.ready()).replace(/\/graphql$/, '');
   });
 
@@ -60,6 +60,11 @@ describe('projections in a thread of their own (TRAILMAP_PROJECTIONS=worker, the
     expect(activations.map(({ projection, thread }) => [projection, thread]).sort()).toEqual(
       ['analytics', 'customer-profile', 'journey-stage', 'timeline'].map((projection) => [projection, 'projections']),
     );
+  });
+
+  it("runs the thread within the configured heap (TRAILMAP_PROJECTIONS_HEAP_MB)", () => {
+    const started = server.output.map((line) => JSON.parse(line) as { msg?: string; heapMb?: number; thread?: string }).find(({ msg }) => msg === 'the projections thread is running');
+    expect(started).toMatchObject({ thread: 'projections', heapMb: 300 });
   });
 
   it("delivers the thread's stage changes to the API's subscribers", async () => {

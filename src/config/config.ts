@@ -133,6 +133,12 @@ export const variables = {
     accepts: 'worker, on or off',
     schema: z.enum(['on', 'off', 'worker']).default('worker'),
   }),
+  TRAILMAP_PROJECTIONS_HEAP_MB: variable({
+    description:
+      'With `TRAILMAP_PROJECTIONS=worker`, the most memory the projections thread\'s heap may take (MiB). Without a limit the JavaScript engine sizes it by the machine\'s memory and lets it grow to several times what is live between collections; a thread that runs out is restarted, and says so in the log.',
+    accepts: 'an integer from 128 to 16384',
+    schema: z.coerce.number().int().min(128).max(16384).default(512),
+  }),
   TRAILMAP_DORMANT_AFTER: variable({
     description: 'Inactivity after which the scheduler records `Customer Went Dormant`.',
     accepts: 'a duration such as 30d or 12h',

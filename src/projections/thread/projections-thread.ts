@@ -47,7 +47,8 @@ export class ProjectionsThread {
 
   private spawn(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(new URL('./thread-main.js', import.meta.url), { workerData: this.data });
+      const heapMb = this.data.config.TRAILMAP_PROJECTIONS_HEAP_MB;
+      const worker = new Worker(new URL('./thread-main.js', import.meta.url), { workerData: this.data, resourceLimits: { maxOldGenerationSizeMb: heapMb } });
       this.worker = worker;
       let ready = false;
       worker.once('message', (message) => {
@@ -56,7 +57,11 @@ export class ProjectionsThread {
         resolve();
       });
       worker.on('error', (error) => {
-        this.logger.error({ err: error }, 'the projections thread failed');
+        const outOfMemory = (error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+        this.logger.error(
+          { err: error, ...(outOfMemory && { heapMb }) },
+          outOfMemory ? `the projections thread ran out of its ${heapMb} MiB heap (TRAILMAP_PROJECTIONS_HEAP_MB)` : 'the projections thread failed',
+        );
         if (!ready) reject(error);
       });
       worker.on('exit', (code) => {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, resourceLimits, workerData } from 'node:worker_threads';
 import { loadCatalog } from '../../modules/catalog/load-catalog.js';
 import { Database } from '../../modules/database/database.js';
 import { createLogger } from '../../modules/logging/logger.js';
@@ -26,6 +26,7 @@ parentPort!.once('message', () => {
     parentPort!.close();
   })();
 });
+logger.info({ heapMb: resourceLimits.maxOldGenerationSizeMb }, 'the projections thread is running');
 parentPort!.postMessage('ready');
 
 /** Buffers cross into a thread as plain Uint8Arrays. */
