@@ -50,8 +50,11 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   const connections: Connection[] = [];
 
   const acquire = async (): Promise<Connection> => {
-    const free = idle.pop();
-    if (free) return free;
+    // The server closes connections left idle past its keep-alive timeout: those are skipped.
+    for (let free = idle.pop(); free; free = idle.pop()) {
+      if (free.open) return free;
+      opened -= 1;
+    }
     if (opened < maxConnections) {
       opened += 1;
       const connection = await Connection.open(target.hostname, Number(target.port));
@@ -76,14 +79,24 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     if (wait > 1) await sleep(wait);
     pending.push(
       (async () => {
-        const connection = await acquire();
-        const sent = monotonicMs();
-        const response = await connection.exchange(request).catch(() => undefined);
+        let sent = 0;
+        let response: { status: number; body: Buffer } | undefined;
+        // A connection the server closed as this request went out (idle past its keep-alive timeout) is not
+        // the server failing the request: it is sent again once, on another connection.
+        for (let attempt = 0; attempt < 2 && !response; attempt++) {
+          const connection = await acquire();
+          sent = monotonicMs();
+          response = await connection.exchange(request).catch(() => undefined);
+          if (response) release(connection);
+          else {
+            opened -= 1;
+            waiting.shift()?.();
+          }
+        }
         const done = monotonicMs();
         latencies.push(done - due);
         service.push(done - sent);
         if (!response || response.status !== 200 || response.body.includes(ERRORS)) errors += 1;
-        if (response) release(connection);
       })(),
     );
   }
@@ -96,12 +109,16 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
 /** One keep-alive connection, one request in flight. */
 class Connection {
   private received: Buffer = Buffer.alloc(0);
+  open = true;
   private current?: { resolve: (response: { status: number; body: Buffer }) => void; reject: (error: Error) => void };
 
   private constructor(private readonly socket: net.Socket) {
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', (error) => this.fail(error));
-    socket.on('close', () => this.fail(new Error('connection closed')));
+    socket.on('close', () => {
+      this.open = false;
+      this.fail(new Error('connection closed'));
+    });
   }
 
   static open(host: string, port: number): Promise<Connection> {
@@ -113,8 +130,9 @@ class Connection {
 
   exchange(request: Buffer): Promise<{ status: number; body: Buffer }> {
     return new Promise((resolve, reject) => {
+      if (!this.open) return reject(new Error('connection closed'));
       this.current = { resolve, reject };
-      this.socket.write(request);
+      this.socket.write(request, (error) => error && this.fail(error));
     });
   }
 
