@@ -99,7 +99,10 @@ export class TrailmapServer {
       clearTimeout(timer);
     }
     if (!this.profileFolder) return [];
-    const files = (await fs.promises.readdir(this.profileFolder).catch(() => [] as string[])).filter((file) => file.endsWith('.cpuprofile')).sort();
+    // The folder is shared by the servers of one benchmark: this server's files carry its pid.
+    const files = (await fs.promises.readdir(this.profileFolder).catch(() => [] as string[]))
+      .filter((file) => file.endsWith('.cpuprofile') && file.split('.')[3] === String(this.process.pid))
+      .sort();
     return files.map((file) => ({ thread: Number(file.split('.')[4] ?? 0), file: path.join(this.profileFolder!, file) }));
   }
 
