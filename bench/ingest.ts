@@ -1,11 +1,11 @@
 import { checkpoint } from './lib/cluster.js';
+import { logSize } from './lib/replay.js';
 import { round, runBenchmark, type Outcome } from './lib/harness.js';
 import { createRawTable, rawInsert, type RawResult } from './lib/raw.js';
 import { note, ratioFigure, type Figure } from './lib/report.js';
 import { median, summarize } from './lib/stats.js';
 import { CpuMeter } from './lib/system.js';
 import { demoBatches, postBatches, takeBatches, type SendResult } from './lib/workload.js';
-import pg from 'pg';
 
 export const description = 'bulk ingest: /v1/batch, 100 events a request, demo journeys of 10,000 customers, against raw multi-row INSERTs of 500 rows';
 
@@ -76,7 +76,7 @@ export function ingest(argv: string[]): Promise<Outcome> {
     figures.push({ figure: `/v1/batch request latency p50, ${headline} clients`, unit: 'ms', trailmap: headlineLatency.p50 });
     figures.push({ figure: `/v1/batch request latency p99, ${headline} clients`, unit: 'ms', trailmap: headlineLatency.p99 });
 
-    const stored = await storedEvents(cluster.url);
+    const stored = await logSize(cluster.url);
     return {
       title: `Bulk ingest — median of ${runs} runs of ${eventsPerRun.toLocaleString()} demo events (projections ${projections})`,
       figures,
@@ -94,16 +94,3 @@ export function ingest(argv: string[]): Promise<Outcome> {
   });
 }
 
-/** What the log holds at the end: events (messages plus the Identity Linked events Trailmap adds) and their average size. */
-async function storedEvents(url: string) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ events: string; bytes: string }>(
-      'SELECT count(*) AS events, avg(pg_column_size(data) + pg_column_size(metadata))::int AS bytes FROM event_store_events',
-    );
-    return { events: Number(rows[0]!.events), averageJsonbBytes: Number(rows[0]!.bytes) };
-  } finally {
-    await client.end();
-  }
-}

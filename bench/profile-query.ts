@@ -1,6 +1,5 @@
 import autocannon from 'autocannon';
-import pg from 'pg';
-import { settleAfterLoad } from './lib/cluster.js';
+import { settleAfterLoad, withClient } from './lib/cluster.js';
 import { runBenchmark, type Outcome } from './lib/harness.js';
 import { loadDemo } from './lib/replay.js';
 import { note, ratioFigure, type Figure } from './lib/report.js';
@@ -78,14 +77,10 @@ export function profileQuery(argv: string[]): Promise<Outcome> {
 }
 
 async function customerIds(url: string): Promise<string[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return withClient(url, async (client) => {
     const { rows } = await client.query<{ customer_id: string }>('SELECT customer_id FROM customer_profiles WHERE merged_into IS NULL');
     return rows.map((row) => row.customer_id);
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** Open loop at `rate` (request i due at start + i/rate whatever happened before; latency runs from that moment), with the server's CPU. */

@@ -73,15 +73,20 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-/** A CHECKPOINT before a measured phase, so that no checkpoint started by the previous phase lands in it. */
-export async function checkpoint(url: string): Promise<void> {
+/** One connection for `work`, closed after it whatever happens. */
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query('CHECKPOINT');
+    return await work(client);
   } finally {
     await client.end();
   }
+}
+
+/** A CHECKPOINT before a measured phase, so that no checkpoint started by the previous phase lands in it. */
+export async function checkpoint(url: string): Promise<void> {
+  await withClient(url, (client) => client.query('CHECKPOINT'));
 }
 
 /**
@@ -89,14 +94,10 @@ export async function checkpoint(url: string): Promise<void> {
  * database whose autovacuum keeps up, not autovacuum's first pass over a table loaded a minute ago.
  */
 export async function settleAfterLoad(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  await withClient(url, async (client) => {
     await client.query('VACUUM (ANALYZE)');
     await client.query('CHECKPOINT');
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** Drops Trailmap's database and makes it anew, migrated (no server may be running on it). */
@@ -125,10 +126,8 @@ export interface PostgresActivity {
   blocksHit: number;
 }
 
-export async function postgresActivity(url: string): Promise<PostgresActivity> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+export function postgresActivity(url: string): Promise<PostgresActivity> {
+  return withClient(url, async (client) => {
     const { rows } = await client.query<Record<keyof PostgresActivity, string>>(
       `SELECT w.wal_bytes AS "walBytes", w.wal_fpi AS "walFullPageImages",
               (SELECT num_timed + num_requested FROM pg_stat_checkpointer) AS checkpoints,
@@ -137,9 +136,7 @@ export async function postgresActivity(url: string): Promise<PostgresActivity> {
     );
     const row = rows[0]!;
     return { walBytes: Number(row.walBytes), walFullPageImages: Number(row.walFullPageImages), checkpoints: Number(row.checkpoints), blocksRead: Number(row.blocksRead), blocksHit: Number(row.blocksHit) };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** What the cluster did between two snapshots, per event where that says more. */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { activityBetween, postgresActivity } from './cluster.js';
+import { activityBetween, postgresActivity, withClient } from './cluster.js';
 import { note } from './report.js';
 import { readCheckpoints, type TrailmapServer } from './server.js';
 import { monotonicMs, sleep } from './stats.js';
@@ -69,18 +69,14 @@ export async function loadDemo(server: TrailmapServer, events: number, postmaste
 }
 
 /** Events in the log, and their average stored size. */
-export async function logSize(url: string): Promise<{ events: number; averageJsonbBytes: number; tableMiB: number }> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+export function logSize(url: string): Promise<{ events: number; averageJsonbBytes: number; tableMiB: number }> {
+  return withClient(url, async (client) => {
     const { rows } = await client.query<{ events: string; bytes: string; size: string }>(
       `SELECT count(*) AS events, avg(pg_column_size(data) + pg_column_size(metadata))::int AS bytes,
               pg_total_relation_size('event_store_events') AS size FROM event_store_events`,
     );
     return { events: Number(rows[0]!.events), averageJsonbBytes: Number(rows[0]!.bytes), tableMiB: Math.round(Number(rows[0]!.size) / 2 ** 20) };
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /**

@@ -100,10 +100,11 @@ export class TrailmapServer {
     }
     if (!this.profileFolder) return [];
     // The folder is shared by the servers of one benchmark: this server's files carry its pid.
-    const files = (await fs.promises.readdir(this.profileFolder).catch(() => [] as string[]))
-      .filter((file) => file.endsWith('.cpuprofile') && file.split('.')[3] === String(this.process.pid))
-      .sort();
-    return files.map((file) => ({ thread: Number(file.split('.')[4] ?? 0), file: path.join(this.profileFolder!, file) }));
+    const files = (await fs.promises.readdir(this.profileFolder).catch(() => [] as string[])).filter((file) => file.endsWith('.cpuprofile')).sort();
+    return files.flatMap((file) => {
+      const [, , , pid, thread] = file.split('.');
+      return pid === String(this.process.pid) ? [{ thread: Number(thread), file: path.join(this.profileFolder!, file) }] : [];
+    });
   }
 
   get(pathname: string): Promise<{ status: number; body: string }> {
