@@ -42,7 +42,7 @@ export function profileQuery(argv: string[]): Promise<Outcome> {
     const connections = options.number('concurrency', SATURATION_CONNECTIONS);
     const projections = options.text('projections', 'worker', ['worker', 'on'] as const);
     const server = await bench.startServer({ projections });
-    const load = await loadDemo(server, events, cluster.postmasterPid);
+    const load = await loadDemo(server, events, cluster);
     await settleAfterLoad(cluster.url);
     const ids = await customerIds(cluster.url);
     note(`${ids.length.toLocaleString()} customers to query`);

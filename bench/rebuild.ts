@@ -21,7 +21,7 @@ export function rebuild(argv: string[]): Promise<Outcome> {
     const events = options.number('events', 1_000_000);
     const scans = options.number('runs', 3);
     const server = await bench.startServer();
-    const load = await loadDemo(server, events, cluster.postmasterPid);
+    const load = await loadDemo(server, events, cluster);
     const log = await logSize(cluster.url);
     note(`the log holds ${log.events.toLocaleString()} events (${log.averageJsonbBytes} bytes of JSON each, ${log.tableMiB} MiB with indexes)`);
 

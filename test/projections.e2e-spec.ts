@@ -100,6 +100,40 @@ describe('projections', () => {
     }
   });
 
+  it('keeps the identity index to the identities each customer is found by, batch after batch', async () => {
+    const anonymousId = unique('a');
+    const userId = unique('u');
+    const findBy = async (kind: string, value: string) => {
+      const { data } = await graphql<{ customerByIdentity: { id: string } | null }>(
+        trailmap,
+        'query($kind: IdentityKind!, $value: String!) { customerByIdentity(kind: $kind, value: $value) { id } }',
+        { kind, value },
+        apiKeys.support,
+      );
+      return data!.customerByIdentity?.id ?? null;
+    };
+    const indexRows = async () =>
+      (await database.query<{ customer_id: string; rows: string }>('SELECT customer_id, count(*) AS rows FROM customer_identities WHERE customer_id = ANY($1) GROUP BY customer_id ORDER BY customer_id', [[`anon:${anonymousId}`, userId]])).rows;
+
+    await record([{ type: 'Page Viewed', anonymousId, occurredAt: at(0), properties: { path: '/' } }]);
+    await caughtUp(projections);
+    expect(await findBy('ANONYMOUS_ID', anonymousId)).toBe(`anon:${anonymousId}`);
+
+    await record([{ type: 'Identified', userId, occurredAt: at(1), traits: { email: 'first@example.com' } }]);
+    await caughtUp(projections);
+    await record([{ type: 'Identified', anonymousId, userId, occurredAt: at(2), traits: { email: 'Second@Example.com' } }]);
+    await caughtUp(projections);
+    await record([{ type: 'Page Viewed', userId, occurredAt: at(3), properties: { path: '/again' } }]);
+    await caughtUp(projections);
+
+    // The visitor merged: found as the user, and no longer indexed as itself; the user by each identity once.
+    expect(await findBy('ANONYMOUS_ID', anonymousId)).toBe(userId);
+    expect(await findBy('EMAIL', 'first@example.com')).toBe(userId);
+    expect(await findBy('EMAIL', 'second@example.com')).toBe(userId);
+    expect(await findBy('USER_ID', userId)).toBe(userId);
+    expect(await indexRows()).toEqual([{ customer_id: userId, rows: '4' }]);
+  });
+
   it('keeps late events from overwriting newer traits', async () => {
     const userId = unique('u');
     await record([{ type: 'Identified', userId, occurredAt: at(10), traits: { plan: 'pro', name: 'New Name' } }]);

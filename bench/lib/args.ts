@@ -26,6 +26,7 @@ export function benchOptions(argv: string[]) {
       huge: { type: 'boolean', default: false },
       projections: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      statements: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },

@@ -16,6 +16,8 @@ export interface Cluster {
   referenceUrl: string;
   postmasterPid: number;
   settings: Record<string, string>;
+  /** With `statements`: the \`postgres\` database, where pg_stat_statements is installed (it sees every database's statements). */
+  statementsUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -23,12 +25,21 @@ export interface Cluster {
  * A private PostgreSQL started the way Trailmap starts its embedded one (its defaults: fsync and
  * synchronous_commit on), migrated, with a second database for the references.
  */
-export async function startCluster(name: string, options: { dataDir?: string; keep?: boolean; logger: Logger }): Promise<Cluster> {
+export async function startCluster(name: string, options: { dataDir?: string; keep?: boolean; statements?: boolean; logger: Logger }): Promise<Cluster> {
   const { EmbeddedPostgres } = await trailmap.embeddedPostgres();
   const { migrate } = await trailmap.migrate();
   const folder = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), `trailmap-bench-${name}-`)));
-  const embedded = await EmbeddedPostgres.start(folder, options.logger);
+  let embedded = await EmbeddedPostgres.start(folder, options.logger);
   try {
+    let statementsUrl: string | undefined;
+    if (options.statements) {
+      // pg_stat_statements must be loaded when the server starts: set it, then start again on the same folder.
+      await withClient(embedded.url, (client) => client.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`));
+      await embedded.stop();
+      embedded = await EmbeddedPostgres.start(folder, options.logger);
+      statementsUrl = withDatabase(embedded.url, 'postgres');
+      await withClient(statementsUrl, (client) => client.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements'));
+    }
     await migrate(embedded.url, options.logger);
     const referenceUrl = withDatabase(embedded.url, REFERENCE_DATABASE);
     const admin = new pg.Client({ connectionString: embedded.url });
@@ -56,6 +67,7 @@ export async function startCluster(name: string, options: { dataDir?: string; ke
       referenceUrl,
       postmasterPid,
       settings,
+      statementsUrl,
       async stop() {
         await embedded.stop();
         if (!options.keep && !options.dataDir) await fs.rm(folder, { recursive: true, force: true });
@@ -149,4 +161,63 @@ export function activityBetween(before: PostgresActivity, after: PostgresActivit
     blocksReadPerEvent: Math.round((delta('blocksRead') / events) * 100) / 100,
     blocksHitPerEvent: Math.round(delta('blocksHit') / events),
   };
+}
+
+/** Cumulative pg_stat_statements counters of Trailmap's database, by statement. */
+export type StatementCounters = Map<string, { query: string; calls: number; execMs: number; blocksHit: number; blocksRead: number; rows: number }>;
+
+export function statementCounters(statementsUrl: string, database: string): Promise<StatementCounters> {
+  return withClient(statementsUrl, async (client) => {
+    const { rows } = await client.query<{ id: string; query: string; calls: string; exec: number; hit: string; read: string; rows: string }>(
+      `SELECT s.queryid::text AS id, s.query, s.calls, s.total_exec_time AS exec, s.shared_blks_hit AS hit, s.shared_blks_read AS read, s.rows
+       FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1`,
+      [database],
+    );
+    return new Map(
+      rows.map((row) => [
+        row.id,
+        { query: row.query.replace(/\s+/g, ' ').slice(0, 200), calls: Number(row.calls), execMs: row.exec, blocksHit: Number(row.hit), blocksRead: Number(row.read), rows: Number(row.rows) },
+      ]),
+    );
+  });
+}
+
+/** The statements that took the most of PostgreSQL's execution time between two snapshots, per event of the span. */
+export function statementsBetween(before: StatementCounters, after: StatementCounters, events: number, top = 15) {
+  const spans = [...after].map(([id, counters]) => {
+    const earlier = before.get(id) ?? { calls: 0, execMs: 0, blocksHit: 0, blocksRead: 0, rows: 0 };
+    const calls = counters.calls - earlier.calls;
+    return {
+      id,
+      query: counters.query,
+      callsPerEvent: calls / events,
+      execMicrosPerEvent: ((counters.execMs - earlier.execMs) * 1000) / events,
+      execMicrosPerCall: calls > 0 ? ((counters.execMs - earlier.execMs) * 1000) / calls : 0,
+      blocksHitPerCall: calls > 0 ? (counters.blocksHit - earlier.blocksHit) / calls : 0,
+      blocksReadPerCall: calls > 0 ? (counters.blocksRead - earlier.blocksRead) / calls : 0,
+      rowsPerCall: calls > 0 ? (counters.rows - earlier.rows) / calls : 0,
+    };
+  });
+  const totalMicrosPerEvent = spans.reduce((sum, span) => sum + span.execMicrosPerEvent, 0);
+  const digits = (value: number) => Math.round(value * 100) / 100;
+  return {
+    totalMicrosPerEvent: digits(totalMicrosPerEvent),
+    statements: spans
+      .sort((a, b) => b.execMicrosPerEvent - a.execMicrosPerEvent)
+      .slice(0, top)
+      .map((span) => ({ ...span, callsPerEvent: digits(span.callsPerEvent), execMicrosPerEvent: digits(span.execMicrosPerEvent), execMicrosPerCall: digits(span.execMicrosPerCall), blocksHitPerCall: digits(span.blocksHitPerCall), blocksReadPerCall: digits(span.blocksReadPerCall), rowsPerCall: digits(span.rowsPerCall) })),
+  };
+}
+
+/** Each table's rows, dead rows, updates (and how many were HOT: no new index entries), autovacuum runs and size, for --statements. */
+export function tableCounters(url: string) {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query(
+      `SELECT relname AS table, n_live_tup AS live, n_dead_tup AS dead, n_tup_ins AS inserted, n_tup_upd AS updated, n_tup_hot_upd AS "hotUpdated",
+              n_tup_del AS deleted, autovacuum_count AS autovacuums, autoanalyze_count AS autoanalyzes,
+              pg_total_relation_size(relid) / 1048576 AS "totalMiB", pg_indexes_size(relid) / 1048576 AS "indexMiB"
+       FROM pg_stat_user_tables ORDER BY pg_total_relation_size(relid) DESC`,
+    );
+    return rows.map((row: Record<string, string>) => Object.fromEntries(Object.entries(row).map(([key, value]) => [key, key === 'table' ? value : Number(value)])));
+  });
 }

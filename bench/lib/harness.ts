@@ -42,7 +42,7 @@ export async function runBenchmark(name: string, argv: string[], work: (bench: B
   const logger = createLogger('warn', false);
   note(`${name}: starting (load ${loadBefore.text})`);
   const ownCluster = !cluster;
-  cluster ??= await startCluster(name, { dataDir: options.values['data-dir'], keep: options.values.keep, logger });
+  cluster ??= await startCluster(name, { dataDir: options.values['data-dir'], keep: options.values.keep, statements: options.values.statements, logger });
   const servers = new Set<TrailmapServer>();
   const profiles: (ProfileSummary & { label: string })[] = [];
   const bench: Bench = {

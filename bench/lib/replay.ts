@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { activityBetween, postgresActivity, withClient } from './cluster.js';
+import { activityBetween, postgresActivity, statementCounters, statementsBetween, tableCounters, withClient, type Cluster, type StatementCounters } from './cluster.js';
 import { note } from './report.js';
 import { readCheckpoints, type TrailmapServer } from './server.js';
 import { monotonicMs, sleep } from './stats.js';
@@ -8,7 +8,7 @@ import { trailmap } from './trailmap.js';
 import { DEMO_DAYS, demoStart } from './workload.js';
 
 /** Loads about `events` demo messages through /v1/batch with the project's sender (100 a request, 4 in flight), projections running. */
-export async function loadDemo(server: TrailmapServer, events: number, postmasterPid: number) {
+export async function loadDemo(server: TrailmapServer, events: number, cluster: Cluster) {
   const { estimateMessageCount } = await trailmap.journeys();
   const { sendDemoTraffic } = await trailmap.sendDemo();
   const start = demoStart();
@@ -17,8 +17,12 @@ export async function loadDemo(server: TrailmapServer, events: number, postmaste
   const customers = Math.max(1, Math.round(events / perCustomer));
   note(`loading ~${events.toLocaleString()} demo messages (${customers.toLocaleString()} customers) through /v1/batch`);
   const rss = new RssSampler(server.pid, 500).start();
-  const meter = new CpuMeter(server.pid, postmasterPid);
+  const meter = new CpuMeter(server.pid, cluster.postmasterPid);
   const activity = await postgresActivity(server.databaseUrl);
+  // With --statements: PostgreSQL's statements in the load's first and last tenth, to tell what grows with the log.
+  const database = new URL(server.databaseUrl).pathname.slice(1);
+  const snapshot = async (messages: number) => (cluster.statementsUrl ? { messages, counters: await statementCounters(cluster.statementsUrl, database) } : undefined);
+  const snapshots = [snapshot(0)];
   let shown = { seconds: 0, messages: 0 };
   /** The rate of each window between progress notes: whether the cost per event grows as the log does. */
   const rates: { messages: number; perSecond: number }[] = [];
@@ -33,6 +37,8 @@ export async function loadDemo(server: TrailmapServer, events: number, postmaste
     batchSize: 100,
     concurrency: 4,
     onProgress: (progress) => {
+      const tenths = progress.messages / progress.expected;
+      if ((snapshots.length === 1 && tenths >= 0.1) || (snapshots.length === 2 && tenths >= 0.9)) snapshots.push(snapshot(progress.messages));
       if (progress.seconds - shown.seconds < 15) return;
       const perSecond = Math.round((progress.messages - shown.messages) / (progress.seconds - shown.seconds));
       rates.push({ messages: progress.messages, perSecond });
@@ -42,6 +48,9 @@ export async function loadDemo(server: TrailmapServer, events: number, postmaste
   });
   const cpu = meter.read();
   const postgres = activityBetween(activity, await postgresActivity(server.databaseUrl), sent.messages);
+  snapshots.push(snapshot(sent.messages));
+  const statements = statementSpans(await Promise.all(snapshots));
+  const tables = cluster.statementsUrl ? await tableCounters(server.databaseUrl) : undefined;
   note(`loaded ${sent.messages.toLocaleString()} messages in ${sent.seconds.toFixed(1)} s (PostgreSQL: ${postgres.walBytesPerEvent} B of WAL an event, ${postgres.fullPageImagesPer1000Events} full-page images a 1,000, ${postgres.checkpoints} checkpoints, ${postgres.blocksReadPerEvent} blocks read outside shared_buffers an event); waiting for the projections to catch up`);
   const catchUpStarted = monotonicMs();
   let lastNote = 0;
@@ -62,10 +71,30 @@ export async function loadDemo(server: TrailmapServer, events: number, postmaste
     cpu,
     rates,
     postgres,
+    ...(statements && { statements, tables }),
     /** Server RSS while loading and while the projections caught up. */
     rss: memory,
     rssSeries: rss.series(),
   };
+}
+
+/** The first and the last tenth of a load, from four snapshots (start, ~10 %, ~90 %, end). */
+function statementSpans(snapshots: ({ messages: number; counters: StatementCounters } | undefined)[]) {
+  const [start, firstTenth, lastTenth, end] = snapshots;
+  if (!start || !firstTenth || !lastTenth || !end) return undefined;
+  const spans = {
+    firstTenth: { messages: [start.messages, firstTenth.messages], ...statementsBetween(start.counters, firstTenth.counters, firstTenth.messages - start.messages) },
+    lastTenth: { messages: [lastTenth.messages, end.messages], ...statementsBetween(lastTenth.counters, end.counters, end.messages - lastTenth.messages) },
+  };
+  note(`PostgreSQL's statement time an event: first tenth ${spans.firstTenth.totalMicrosPerEvent} µs, last tenth ${spans.lastTenth.totalMicrosPerEvent} µs; the last tenth's largest:`);
+  const first = new Map(spans.firstTenth.statements.map((statement) => [statement.id, statement]));
+  for (const statement of spans.lastTenth.statements.slice(0, 10)) {
+    const before = first.get(statement.id);
+    note(
+      `  ${statement.execMicrosPerEvent} µs/event (first tenth ${before?.execMicrosPerEvent ?? '?'}), ${statement.callsPerEvent} calls/event, ${statement.execMicrosPerCall} µs/call (${before?.execMicrosPerCall ?? '?'}), ${statement.blocksHitPerCall} blocks hit/call (${before?.blocksHitPerCall ?? '?'}): ${statement.query.slice(0, 110)}`,
+    );
+  }
+  return spans;
 }
 
 /** Events in the log, and their average stored size. */

@@ -1,5 +1,5 @@
 import type { CustomerEvent } from '../../domain/customer-event.js';
-import { identityHash } from '../../domain/identity/identity.js';
+import { identityHash, normalizeIdentity, type Identity } from '../../domain/identity/identity.js';
 import { evolveProfile, initialProfile, markProfileMerged, mergeProfiles, type CustomerProfile } from '../../domain/profile/index.js';
 import type { Projection, ProjectionTransaction } from '../projection.js';
 import { foldCustomers, type CustomerEntry } from '../runner/customer-fold.js';
@@ -18,6 +18,8 @@ export class ProfileProjection implements Projection {
   async apply(events: readonly CustomerEvent[], { client, table, live, write }: ProjectionTransaction): Promise<void> {
     const profiles = table('customer_profiles');
     const identities = table('customer_identities');
+    /** The identities each loaded customer is found by now: the index changes only where they differ after the batch. */
+    const indexedBefore = new Map<string, Map<string, Identity>>();
     const { entries, changed } = await foldCustomers<CustomerProfile, never>(
       events,
       {
@@ -32,6 +34,7 @@ export class ProfileProjection implements Projection {
           `SELECT customer_id, profile, merged_into FROM ${profiles} WHERE customer_id = ANY($1::text[])`,
           [customerIds],
         );
+        for (const row of rows) indexedBefore.set(row.customer_id, indexedIdentities(row.profile));
         return new Map(rows.map((row): [string, CustomerEntry<CustomerProfile>] => [row.customer_id, { state: row.profile, mergedInto: row.merged_into }]));
       },
     );
@@ -46,20 +49,40 @@ export class ProfileProjection implements Projection {
       [JSON.stringify(written)],
     );
 
-    // A merged visitor or a forgotten customer is found by none of its identities any more.
-    const indexed = written.filter((profile) => !profile.mergedInto && !profile.forgotten);
-    const hashes = indexed.flatMap((profile) => profile.identities.map((identity) => [identityHash(this.identityKey, identity), profile.customerId]));
-    write(`DELETE FROM ${identities} WHERE customer_id = ANY($1::text[])`, [[...changed]]);
-    write(
-      `INSERT INTO ${identities} (identity_hash, customer_id)
-       SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
-      [hashes.map(([hash]) => hash), hashes.map(([, customerId]) => customerId)],
-    );
+    // Only the identities a customer gained or lost are written: rewriting them all per batch left a dead
+    // index entry per identity per batch, which every later insert of the same key stepped over.
+    const removed: [string, string][] = [];
+    const added: [string, string][] = [];
+    for (const profile of written) {
+      const before = indexedBefore.get(profile.customerId);
+      const after = indexedIdentities(profile);
+      for (const [key, identity] of before ?? []) if (!after.has(key)) removed.push([identityHash(this.identityKey, identity), profile.customerId]);
+      for (const [key, identity] of after) if (!before?.has(key)) added.push([identityHash(this.identityKey, identity), profile.customerId]);
+    }
+    if (removed.length > 0) {
+      write(`DELETE FROM ${identities} WHERE (identity_hash, customer_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, pairColumns(removed));
+    }
+    if (added.length > 0) {
+      write(`INSERT INTO ${identities} (identity_hash, customer_id) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, pairColumns(added));
+    }
 
     if (live) {
       write(`SELECT pg_notify('${CUSTOMER_UPDATED_CHANNEL}', customer_id) FROM unnest($1::text[]) AS customer_id`, [
-        indexed.map((profile) => profile.customerId),
+        written.filter(isIndexed).map((profile) => profile.customerId),
       ]);
     }
   }
+}
+
+/** A merged visitor or a forgotten customer is found by none of its identities. */
+const isIndexed = (profile: CustomerProfile) => !profile.mergedInto && !profile.forgotten;
+
+/** By normalized value: two spellings of one identity are one row of the index. */
+function indexedIdentities(profile: CustomerProfile): Map<string, Identity> {
+  if (!isIndexed(profile)) return new Map();
+  return new Map(profile.identities.map((identity) => normalizeIdentity(identity)).map((identity) => [`${identity.kind}\u0000${identity.value}`, identity]));
+}
+
+function pairColumns(pairs: [string, string][]): [string[], string[]] {
+  return [pairs.map(([hash]) => hash), pairs.map(([, customerId]) => customerId)];
 }
