@@ -273,7 +273,7 @@ describe('journey stage', () => {
         enteredAt: minute(21),
         completedOrders: 1,
         lastActivityAt: minute(21),
-        appliedRevisions: { 'anon:a-1': 2, 'u-lin': 1 },
+        appliedRevisions: [['anon:a-1', 2], ['u-lin', 1]],
       });
       expect(step.transition).toEqual({
         customerId: 'u-lin',
@@ -342,7 +342,7 @@ describe('journey stage', () => {
       const linkedFirst = mergeJourneys(fold(null, [signedUp]), null, link);
       expect(linkedFirst.transition).toBeUndefined();
       const afterwards = fold(linkedFirst.state, [...anonymousHistory, laterAnonymous]);
-      expect(afterwards).toMatchObject({ stage: 'RETENTION', completedOrders: 2, appliedRevisions: { 'anon:a-1': 3, 'u-lin': 1 } });
+      expect(afterwards).toMatchObject({ stage: 'RETENTION', completedOrders: 2, appliedRevisions: [['anon:a-1', 3], ['u-lin', 1]] });
     });
 
     it("continues the visitor's journey for a user whose first event is the link: same stage, same entry, no new move", () => {

@@ -5,7 +5,7 @@ import {
   sortedRevisions,
   unionOfRevisions,
   withApplied,
-  type AppliedRevisions,
+  type StoredRevisions,
 } from '../projection/applied-revisions.js';
 import { assertLinks } from '../profile/customer-profile.js';
 import { isAfter, laterOf, millisOf, secondsBetween } from '../projection/instants.js';
@@ -33,7 +33,8 @@ export interface JourneyState {
   dormancyRecordedFor: string | null;
   cart: CartState;
   /** The highest revision applied from each source stream (the own one and the linked anonymous ones). */
-  appliedRevisions: AppliedRevisions;
+  /** Pairs; a state stored before they were is read in its older object form too. */
+  appliedRevisions: StoredRevisions;
   /** Set on an anonymous customer's state once it has been merged into this user's. */
   mergedInto?: string;
 }
@@ -195,7 +196,7 @@ function trackedFacts(state: JourneyState | null, event: CustomerEvent): Tracked
             )
           : cart.abandonmentRecordedFor,
     },
-    appliedRevisions: withApplied(state?.appliedRevisions ?? {}, event),
+    appliedRevisions: withApplied(state?.appliedRevisions ?? [], event),
   };
 }
 

@@ -238,7 +238,7 @@ describe('customer profile', () => {
       lastSeenAt: minute(21),
       channels: ['ads', 'web'],
       metrics: { events: 6, sessions: 1, pageViews: 1 },
-      appliedRevisions: { 'anon:a-1': 3, 'u-lin': 1 },
+      appliedRevisions: [['anon:a-1', 3], ['u-lin', 1]],
     };
 
     it('folds the anonymous history into the user’s profile on the link', () => {
@@ -262,7 +262,7 @@ describe('customer profile', () => {
       const merged = mergeProfiles(fold(null, [signedUp]) as CustomerProfile, fold(null, anonymousHistory) as CustomerProfile, link);
       given([laterAnonymous, userOrder], merged)
         .when(laterAnonymous, anonymousHistory[1])
-        .then({ version: 2, metrics: { events: 8, pageViews: 2, orders: 1 }, appliedRevisions: { 'anon:a-1': 4, 'u-lin': 2 } });
+        .then({ version: 2, metrics: { events: 8, pageViews: 2, orders: 1 }, appliedRevisions: [['anon:a-1', 4], ['u-lin', 2]] });
     });
 
     it('gives the same profile whether the link comes before or after the anonymous history', () => {
@@ -278,7 +278,7 @@ describe('customer profile', () => {
         ...linkedProfile,
         lastSeenAt: minute(25),
         metrics: { events: 7, pageViews: 2 },
-        appliedRevisions: { 'anon:a-1': 4, 'u-lin': 1 },
+        appliedRevisions: [['anon:a-1', 4], ['u-lin', 1]],
       });
       // Traits set before the link have older timestamps, so the order of folding does not change them.
       expect(byteForByte(beforeHistory)).toBe(byteForByte(afterHistory));

@@ -2,6 +2,7 @@ import type { CustomerEvent, JsonObject } from '../customer-event.js';
 import { anonymousCustomerId, identitiesIn, type Identity, type IdentityKind } from '../identity/identity.js';
 import {
   alreadyApplied,
+  appliedRevisionOf,
   compareKeys,
   coversRevisions,
   inStrictOrder,
@@ -11,7 +12,7 @@ import {
   sortedRevisions,
   unionOfRevisions,
   withApplied,
-  type AppliedRevisions,
+  type StoredRevisions,
 } from '../projection/applied-revisions.js';
 import { earlierOf, isAfter, laterOf } from '../projection/instants.js';
 import { mergeSessions, noSessions, sessionCount, withActivity, type Sessions } from './sessions.js';
@@ -66,7 +67,8 @@ export interface CustomerProfile {
   sessions: Sessions;
   supportTickets: SupportTickets;
   /** The highest revision applied from each source stream (the own one and the linked anonymous ones). */
-  appliedRevisions: AppliedRevisions;
+  /** Pairs; a state stored before they were is read in its older object form too. */
+  appliedRevisions: StoredRevisions;
 }
 
 export const profileEventTypes = {
@@ -108,7 +110,7 @@ export function initialProfile(customerId: string): CustomerProfile {
     },
     sessions: noSessions(),
     supportTickets: { byId: {}, openWithoutId: 0 },
-    appliedRevisions: {},
+    appliedRevisions: [],
   };
 }
 
@@ -305,7 +307,7 @@ function canonicalProfile(profile: CustomerProfile): CustomerProfile {
     Object.values(supportTickets.byId).filter((status) => status === 'OPEN').length + supportTickets.openWithoutId;
   return {
     customerId: profile.customerId,
-    version: ownValue(profile.appliedRevisions, profile.customerId) ?? -1,
+    version: appliedRevisionOf(profile.appliedRevisions, profile.customerId) ?? -1,
     forgotten: profile.forgotten,
     ...(profile.mergedInto !== undefined ? { mergedInto: profile.mergedInto } : {}),
     identities: distinctIdentities(profile.identities),

@@ -1,2 +1,2 @@
-export { alreadyApplied, coversRevisions, unionOfRevisions, withApplied, type AppliedRevisions } from './applied-revisions.js';
+export { alreadyApplied, coversRevisions, unionOfRevisions, withApplied, type AppliedRevisions, type StoredRevisions } from './applied-revisions.js';
 export { earlierOf, isAfter, laterOf, millisOf, secondsBetween } from './instants.js';
