@@ -32,8 +32,7 @@ export interface JourneyState {
   /** The last activity that the latest recorded `Customer Went Dormant` covers. */
   dormancyRecordedFor: string | null;
   cart: CartState;
-  /** The highest revision applied from each source stream (the own one and the linked anonymous ones). */
-  /** Pairs; a state stored before they were is read in its older object form too. */
+  /** The highest revision applied from each source stream (the own one and the linked anonymous ones); a state stored before these were pairs holds an object. */
   appliedRevisions: StoredRevisions;
   /** Set on an anonymous customer's state once it has been merged into this user's. */
   mergedInto?: string;

@@ -66,8 +66,7 @@ export interface CustomerProfile {
   metrics: CustomerMetrics;
   sessions: Sessions;
   supportTickets: SupportTickets;
-  /** The highest revision applied from each source stream (the own one and the linked anonymous ones). */
-  /** Pairs; a state stored before they were is read in its older object form too. */
+  /** The highest revision applied from each source stream (the own one and the linked anonymous ones); a state stored before these were pairs holds an object. */
   appliedRevisions: StoredRevisions;
 }
 

@@ -11,10 +11,12 @@ export type AppliedRevisions = readonly (readonly [stream: string, revision: num
 /** What a stored state may hold: the pairs, or the object that states written before them kept. */
 export type StoredRevisions = AppliedRevisions | Readonly<Record<string, number>>;
 
+const byStream = ([a]: readonly [string, number], [b]: readonly [string, number]) => compareKeys(a, b);
+
 /** The pairs, whichever form the state was stored in. */
 function pairsOf(applied: StoredRevisions): AppliedRevisions {
   if (Array.isArray(applied)) return applied as AppliedRevisions;
-  return Object.entries(applied).sort(([a], [b]) => compareKeys(a, b));
+  return Object.entries(applied).sort(byStream);
 }
 
 /** The highest revision applied from `stream`, if any. */
@@ -48,7 +50,7 @@ export function withApplied(applied: StoredRevisions, event: { customerId: strin
 export function unionOfRevisions(first: StoredRevisions, second: StoredRevisions): AppliedRevisions {
   const union = new Map(pairsOf(first));
   for (const [stream, revision] of pairsOf(second)) union.set(stream, Math.max(revision, union.get(stream) ?? -1));
-  return [...union].sort(([a], [b]) => compareKeys(a, b));
+  return [...union].sort(byStream);
 }
 
 /** True when everything `other` applied is applied in `applied` too: folding `other` in would count it twice. */
@@ -59,7 +61,7 @@ export function coversRevisions(applied: StoredRevisions, other: StoredRevisions
 /** The pairs in stream order, so the stored JSON is the same whatever order the streams arrived in. */
 export function sortedRevisions(applied: StoredRevisions): AppliedRevisions {
   const pairs = pairsOf(applied);
-  return inStrictOrder(pairs, ([a], [b]) => compareKeys(a, b)) ? pairs : [...pairs].sort(([a], [b]) => compareKeys(a, b));
+  return inStrictOrder(pairs, byStream) ? pairs : [...pairs].sort(byStream);
 }
 
 /** The record with its keys in code-point order: itself when they already are. */

@@ -54,10 +54,11 @@ export class ProfileProjection implements Projection {
     const removed: [string, string][] = [];
     const added: [string, string][] = [];
     for (const profile of written) {
-      const before = indexedBefore.get(profile.customerId);
+      const before = indexedBefore.get(profile.customerId) ?? new Map<string, Identity>();
       const after = indexedIdentities(profile);
-      for (const [key, identity] of before ?? []) if (!after.has(key)) removed.push([identityHash(this.identityKey, identity), profile.customerId]);
-      for (const [key, identity] of after) if (!before?.has(key)) added.push([identityHash(this.identityKey, identity), profile.customerId]);
+      const row = (identity: Identity): [string, string] => [identityHash(this.identityKey, identity), profile.customerId];
+      for (const [key, identity] of before) if (!after.has(key)) removed.push(row(identity));
+      for (const [key, identity] of after) if (!before.has(key)) added.push(row(identity));
     }
     if (removed.length > 0) {
       write(`DELETE FROM ${identities} WHERE (identity_hash, customer_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`, pairColumns(removed));
