@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLSchemaHost } from '@nestjs/graphql';
 import { buildSchema, findBreakingChanges } from 'graphql';
 import type { Trailmap } from '../src/app.js';
+import { CustomersService } from '../src/modules/customers/customers.service.js';
 import { Database } from '../src/modules/database/database.js';
 import { ProjectionsService } from '../src/projections/projections.service.js';
 import { apiKeys, bootTrailmap, graphql } from './support/app.js';
@@ -90,6 +91,35 @@ describe('the GraphQL API', () => {
       expect(linked.data!.customer.id).toBe(userId);
       const unknown = await graphql(trailmap, '{ customer(id: "nobody") { id } }', undefined, apiKeys.support);
       expect(unknown).toEqual({ data: { customer: null } });
+    });
+
+    it('reads customers asked for together in one statement, each answer its own', async () => {
+      const customers = trailmap.app.get(CustomersService);
+      const database = trailmap.app.get(Database);
+      const original = database.pool.query.bind(database.pool);
+      const statements: string[] = [];
+      (database.pool as { query: unknown }).query = (...args: unknown[]) => {
+        const text = typeof args[0] === 'string' ? args[0] : '';
+        if (text.includes('customer_profiles')) statements.push(text);
+        return (original as (...parameters: unknown[]) => unknown)(...args);
+      };
+      try {
+        const asked = [userId, 'nobody', `anon:${anonymousId}`, userId];
+        const answers = await Promise.all(asked.map((id) => customers.customer(id)));
+        expect(answers.map((customer) => customer && customer.id)).toEqual([userId, null, userId, userId]);
+        expect(answers[0]!.stageHistory!.map((transition) => transition.to)).toEqual(['DISCOVERY', 'ENGAGEMENT', 'CONVERSION']);
+        expect(answers[0]!.metrics.orders).toBe(1);
+        // Each request gets a view of its own, not one shared with another request.
+        expect(answers[3]).not.toBe(answers[0]);
+        expect(statements).toHaveLength(1);
+      } finally {
+        (database.pool as { query: unknown }).query = original;
+      }
+      // Over HTTP, requests sent at once are answered each with its own customer, however they were batched.
+      const responses = await Promise.all(
+        [userId, 'nobody', `anon:${anonymousId}`].map((id) => graphql<{ customer: { id: string } | null }>(trailmap, '{ customer(id: "' + id + '") { id stageHistory { to } } }', undefined, apiKeys.support)),
+      );
+      expect(responses.map((response) => response.data?.customer?.id ?? null)).toEqual([userId, null, userId]);
     });
 
     it('finds a customer by email and phone after normalization, and by ids', async () => {
