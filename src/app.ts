@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { isUtf8 } from 'node:buffer';
-import type { Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -14,6 +14,12 @@ import { loadCatalog } from './modules/catalog/load-catalog.js';
 import { ProjectionsThread } from './projections/thread/projections-thread.js';
 import { resolveSecrets } from './modules/privacy/secrets.js';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { ApolloServer } from '@apollo/server';
+import type { ApolloDriver } from '@nestjs/apollo';
+import { GraphQLModule } from '@nestjs/graphql';
+import { ApiKeyring } from './modules/auth/api-keys.js';
+import { answerGraphQLPost, bodyRefusals, GRAPHQL_BODY_LIMIT, isPlainGraphQLPost, refuseBody } from './modules/graphql/graphql-posts.js';
+import { graphqlContext, type RequestContext } from './modules/graphql/graphql.options.js';
 
 /** A running Trailmap: its HTTP address, its database, and the way to stop it in order. */
 export interface Trailmap {
@@ -47,8 +53,10 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
     );
     // GraphQL and the Segment API answer POSTs, which no client revalidates: no ETag (a hash of every response body).
     app.set('etag', false);
-    const inFlight = trackInFlightRequests(app);
+    app.disable('x-powered-by');
     limitRequestBodies(app);
+    await app.init();
+    const inFlight = serveRequests(app, logger);
     await app.listen(config.PORT, config.HOST);
     projections = config.TRAILMAP_PROJECTIONS === 'worker' ? await ProjectionsThread.start({ config, databaseUrl, secrets }, logger) : undefined;
     const server = app.getHttpServer() as Server;
@@ -82,23 +90,16 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
   }
 }
 
-/** Body limits on every endpoint: Segment's 500 KB on its API, 1 MB elsewhere; an oversized body gets a JSON 413. */
+/** Body limits on every endpoint: Segment's 500 KB on its API, 1 MiB elsewhere; an oversized body gets a JSON 413. */
 function limitRequestBodies(app: NestExpressApplication) {
   // Segment's browser library posts JSON as text/plain to avoid CORS preflights.
   app.use('/v1', express.json({ limit: '500kb', type: ['application/json', 'text/plain'], verify: refuseInvalidUtf8 }));
-  app.use(express.json({ limit: '1mb', verify: refuseInvalidUtf8 }));
-  app.use((error: Error & { status?: number; type?: string }, _request: Request, response: Response, next: NextFunction) => {
+  app.use(express.json({ limit: GRAPHQL_BODY_LIMIT, verify: refuseInvalidUtf8 }));
+  app.use((error: Error & { status?: number; type?: string; limit?: number }, _request: Request, response: Response, next: NextFunction) => {
     if (!error.status || error.status >= 500) return next(error);
-    const tooLarge = error.type === 'entity.too.large';
-    response.status(error.status).json({
-      success: false,
-      code: 'BAD_USER_INPUT',
-      message: tooLarge
-        ? `The request body is larger than this endpoint accepts (${(error as { limit?: number }).limit} bytes).`
-        : error.type === INVALID_UTF8
-          ? error.message
-          : `The request body is not valid JSON: ${error.message}`,
-    });
+    const message =
+      error.type === 'entity.too.large' ? bodyRefusals.tooLarge(error.limit!) : error.type === INVALID_UTF8 ? bodyRefusals.invalidUtf8 : bodyRefusals.invalidJson(error.message);
+    refuseBody(response, error.status, message);
   });
 }
 
@@ -107,20 +108,33 @@ const INVALID_UTF8 = 'encoding.invalid';
 /** Decoding would turn bytes that are not UTF-8 into U+FFFD, silently changing the request (a key, a type, an id): refuse it. */
 function refuseInvalidUtf8(_request: unknown, _response: unknown, body: Buffer, encoding: string): void {
   if (encoding.toLowerCase() === 'utf-8' && !isUtf8(body)) {
-    throw Object.assign(new Error('The request body is not valid UTF-8.'), { status: 400, type: INVALID_UTF8 });
+    throw Object.assign(new Error(bodyRefusals.invalidUtf8), { status: 400, type: INVALID_UTF8 });
   }
 }
 
-function trackInFlightRequests(app: NestExpressApplication) {
+/**
+ * Every HTTP request comes in here: counted while in flight (a stop lets them finish), a plain
+ * GraphQL POST answered by Apollo directly, anything else by express.
+ */
+function serveRequests(app: NestExpressApplication, logger: Logger) {
+  const server = app.getHttpServer() as Server;
+  const viaExpress = app.getHttpAdapter().getInstance() as RequestListener;
+  if (!server.listeners('request').includes(viaExpress)) throw new Error("Expected express among the HTTP server's request listeners.");
+  // The others (Apollo's drain plugin counts requests per socket) stay where they are, after this one.
+  server.removeListener('request', viaExpress);
+  // Nest's driver types Apollo with its base context; the context it runs with is ours (graphqlOptions).
+  const apollo = app.get<GraphQLModule<ApolloDriver>>(GraphQLModule).graphQlAdapter.instance as unknown as ApolloServer<RequestContext>;
+  const context = graphqlContext(app.get(ApiKeyring));
   let active = 0;
   let onIdle: (() => void) | undefined;
-  app.use((_request: unknown, response: import('express').Response, next: () => void) => {
+  server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
     active += 1;
     response.once('close', () => {
       active -= 1;
       if (active === 0) onIdle?.();
     });
-    next();
+    if (isPlainGraphQLPost(request)) answerGraphQLPost(apollo, context, logger, request, response);
+    else viaExpress(request, response);
   });
   return {
     drained(timeoutMs: number): Promise<void> {

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
@@ -24,6 +25,42 @@ describe('the server', () => {
   it('answers a GraphQL query at /graphql', async () => {
     const response = await graphql(trailmap, '{ __typename }');
     expect(response).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('answers a GraphQL POST alike whether Apollo takes it directly or through express', async () => {
+    const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+      fetch(trailmap.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKeys.analyst}`, ...headers }, body, duplex: 'half' } as RequestInit);
+    const query = JSON.stringify({ query: '{ __typename }' });
+    // Plain JSON is answered directly; a compressed body or another charset goes through express's body-parser.
+    for (const [body, headers] of [
+      [query, {}],
+      [query, { 'content-type': 'application/json; charset=UTF-8' }],
+      [`\uFEFF${query}`, {}],
+      [gzipSync(query), { 'content-encoding': 'gzip' }],
+    ] as [BodyInit, Record<string, string>][]) {
+      const response = await post(body, headers);
+      expect({ status: response.status, body: await response.json() }).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
+      expect(response.headers.get('x-powered-by')).toBeNull();
+    }
+
+    const refusal = async (response: Response) => ({ status: response.status, body: await response.json() });
+    const tooLarge = { status: 413, body: { success: false, code: 'BAD_USER_INPUT', message: 'The request body is larger than this endpoint accepts (1048576 bytes).' } };
+    const padded = JSON.stringify({ query: '{ __typename }', variables: { padding: 'x'.repeat(1_100_000) } });
+    expect(await refusal(await post(padded))).toEqual(tooLarge);
+    // Without a declared length (chunked), the limit holds while reading.
+    const chunked = new ReadableStream({ start: (controller) => (controller.enqueue(new TextEncoder().encode(padded)), controller.close()) });
+    expect(await refusal(await post(chunked))).toEqual(tooLarge);
+    expect(await refusal(await post(Buffer.from([0x7b, 0xff, 0x7d])))).toEqual({
+      status: 400,
+      body: { success: false, code: 'BAD_USER_INPUT', message: 'The request body is not valid UTF-8.' },
+    });
+    for (const invalid of ['{"query": ', '"{ __typename }"']) {
+      const { status, body } = await refusal(await post(invalid));
+      expect(status).toBe(400);
+      expect(body).toMatchObject({ success: false, code: 'BAD_USER_INPUT', message: expect.stringMatching(/^The request body is not valid JSON: /) });
+    }
+    // The server still answers on the same connections afterwards.
+    expect(await (await post(query)).json()).toEqual({ data: { __typename: 'Query' } });
   });
 
   it('is live and ready once the database answers and migrations are applied', async () => {

@@ -3,7 +3,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { GraphQLFormattedError } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { ServerOptions } from 'graphql-ws';
@@ -13,6 +13,7 @@ import type { ApiKeyring, Principal } from '../auth/api-keys.js';
 import { presentedKey } from '../auth/authorize.js';
 import { describeError } from '../core/error-codes.js';
 import type { Logger } from '../logging/logger.js';
+import { GRAPHQL_PATH } from './graphql-posts.js';
 import type { AccessLog } from '../privacy/access-log.js';
 import { flushPersonalReads, personalDataPlugin, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -34,6 +35,14 @@ interface SubscriptionContext {
 /** Limits on what one GraphQL document may ask, each refused with a clear validation error. */
 export const queryLimits = { depth: 15, aliases: 20, directives: 20, tokens: 5_000, cost: 20_000 } as const;
 
+/** A request's context: over HTTP from its Authorization header, over graphql-ws from `connectionParams.authorization`. */
+export function graphqlContext(keyring: ApiKeyring) {
+  return (request: { req?: Pick<IncomingMessage, 'headers'> } & SubscriptionContext): RequestContext => {
+    const authorization = request.req ? request.req.headers.authorization : request.connectionParams?.authorization;
+    return { principal: keyring.authenticate(presentedKey(typeof authorization === 'string' ? authorization : undefined)), loaders: new Map() };
+  };
+}
+
 export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logger, accessLog: AccessLog, extensions: string[] = []): ApolloDriverConfig {
   const development = config.NODE_ENV !== 'production';
   const armor = new ApolloArmor({
@@ -48,7 +57,7 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     blockFieldSuggestion: { enabled: !development },
   }).protect();
   const options: ApolloDriverConfig = {
-    path: '/graphql',
+    path: GRAPHQL_PATH,
     typeDefs: [contractTypeDefs, ...extensions],
     resolvers: { DateTime: DateTimeResolver, JSON: JSONResolver },
     subscriptions: { 'graphql-ws': graphqlWsOptions(keyring, accessLog, (formatted, error) => options.formatError!(formatted, error)) },
@@ -60,10 +69,7 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
     // No HTTP caching of this API (answers depend on the caller's role), so no cache hints: Apollo's cache-control plugin would wrap every field's resolver to compute them.
     plugins: [...(armor.plugins as unknown as ApolloServerPlugin[]), personalDataPlugin(accessLog), ApolloServerPluginCacheControlDisabled()],
-    context: (request: { req?: Request } & SubscriptionContext): RequestContext => {
-      const authorization = request.req ? request.req.headers.authorization : request.connectionParams?.authorization;
-      return { principal: keyring.authenticate(presentedKey(typeof authorization === 'string' ? authorization : undefined)), loaders: new Map() };
-    },
+    context: graphqlContext(keyring),
     formatError: (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
       const original = unwrapResolverError(error);
       // Errors of the GraphQL layer itself (parse, validation) already carry their code.
@@ -95,7 +101,7 @@ function graphqlWsOptions(
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
 ): GraphQLWsSubscriptionsConfig {
   const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> = {
-    path: '/graphql',
+    path: GRAPHQL_PATH,
     onConnect: ({ connectionParams, extra }) => {
       const authorization = connectionParams?.authorization;
       const presented = presentedKey(typeof authorization === 'string' ? authorization : undefined);
