@@ -28,7 +28,7 @@ describe('the server', () => {
   });
 
   it('answers a GraphQL POST alike whether Apollo takes it directly or through express', async () => {
-    const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+    const post = (body: RequestInit['body'], headers: Record<string, string> = {}) =>
       fetch(trailmap.graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKeys.analyst}`, ...headers }, body, duplex: 'half' } as RequestInit);
     const query = JSON.stringify({ query: '{ __typename }' });
     // Plain JSON is answered directly; a compressed body or another charset goes through express's body-parser.
@@ -37,7 +37,7 @@ describe('the server', () => {
       [query, { 'content-type': 'application/json; charset=UTF-8' }],
       [`\uFEFF${query}`, {}],
       [gzipSync(query), { 'content-encoding': 'gzip' }],
-    ] as [BodyInit, Record<string, string>][]) {
+    ] as [RequestInit['body'], Record<string, string>][]) {
       const response = await post(body, headers);
       expect({ status: response.status, body: await response.json() }).toEqual({ status: 200, body: { data: { __typename: 'Query' } } });
       expect(response.headers.get('x-powered-by')).toBeNull();

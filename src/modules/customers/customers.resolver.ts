@@ -88,8 +88,9 @@ export class CustomersResolver {
     return personal(context, customer, 'traits', customer.profile.traits);
   }
 
+  // No parameter decorators: Nest then calls it as a plain GraphQL resolver (parent, arguments, context), without its per-call pipeline.
   @ResolveField('stageHistory')
-  stageHistory(@Parent() customer: CustomerView, @Context() context: RequestContext): Promise<StageTransitionView[]> {
+  stageHistory(customer: CustomerView, _arguments: unknown, context: RequestContext): Promise<StageTransitionView[]> {
     if (customer.stageHistory) return Promise.resolve(customer.stageHistory);
     return loaderOf(context, 'stageHistory', (ids: readonly string[]) => this.customers.stageHistories(ids)).load(customer.id);
   }
