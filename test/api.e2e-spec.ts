@@ -32,6 +32,22 @@ describe('the GraphQL API', () => {
     if (response.errors) throw new Error(JSON.stringify(response.errors));
   };
 
+  /** The statements sent through the pool while `work` runs whose text matches `pattern`. */
+  const readStatements = async <T>(pattern: RegExp, work: () => Promise<T>): Promise<{ result: T; statements: string[] }> => {
+    const pool = trailmap.app.get(Database).pool as { query: unknown };
+    const original = pool.query as (...parameters: unknown[]) => unknown;
+    const statements: string[] = [];
+    pool.query = (...args: unknown[]) => {
+      if (typeof args[0] === 'string' && pattern.test(args[0])) statements.push(args[0]);
+      return original.apply(pool, args);
+    };
+    try {
+      return { result: await work(), statements };
+    } finally {
+      pool.query = original;
+    }
+  };
+
   beforeAll(async () => {
     testDatabase = await createTestDatabase({ migrated: false });
     trailmap = await bootTrailmap(testDatabase.url);
@@ -95,26 +111,14 @@ describe('the GraphQL API', () => {
 
     it('reads customers asked for together in one statement, each answer its own', async () => {
       const customers = trailmap.app.get(CustomersService);
-      const database = trailmap.app.get(Database);
-      const original = database.pool.query.bind(database.pool);
-      const statements: string[] = [];
-      (database.pool as { query: unknown }).query = (...args: unknown[]) => {
-        const text = typeof args[0] === 'string' ? args[0] : '';
-        if (text.includes('customer_profiles')) statements.push(text);
-        return (original as (...parameters: unknown[]) => unknown)(...args);
-      };
-      try {
-        const asked = [userId, 'nobody', `anon:${anonymousId}`, userId];
-        const answers = await Promise.all(asked.map((id) => customers.customer(id)));
-        expect(answers.map((customer) => customer && customer.id)).toEqual([userId, null, userId, userId]);
-        expect(answers[0]!.stageHistory!.map((transition) => transition.to)).toEqual(['DISCOVERY', 'ENGAGEMENT', 'CONVERSION']);
-        expect(answers[0]!.metrics.orders).toBe(1);
-        // Each request gets a view of its own, not one shared with another request.
-        expect(answers[3]).not.toBe(answers[0]);
-        expect(statements).toHaveLength(1);
-      } finally {
-        (database.pool as { query: unknown }).query = original;
-      }
+      const asked = [userId, 'nobody', `anon:${anonymousId}`, userId];
+      const { result: answers, statements } = await readStatements(/customer_profiles/, () => Promise.all(asked.map((id) => customers.customer(id))));
+      expect(answers.map((customer) => customer && customer.id)).toEqual([userId, null, userId, userId]);
+      expect(answers[0]!.stageHistory!.map((transition) => transition.to)).toEqual(['DISCOVERY', 'ENGAGEMENT', 'CONVERSION']);
+      expect(answers[0]!.metrics.orders).toBe(1);
+      // Each request gets a view of its own, not one shared with another request.
+      expect(answers[3]).not.toBe(answers[0]);
+      expect(statements).toHaveLength(1);
       // Over HTTP, requests sent at once are answered each with its own customer, however they were batched.
       const responses = await Promise.all(
         [userId, 'nobody', `anon:${anonymousId}`].map((id) => graphql<{ customer: { id: string } | null }>(trailmap, '{ customer(id: "' + id + '") { id stageHistory { to } } }', undefined, apiKeys.support)),
@@ -199,29 +203,19 @@ describe('the GraphQL API', () => {
         { type: 'Product Added', userId: id, occurredAt: at(31), properties: { product_id: 'p' } },
       ]));
       await caughtUp(projections);
-      const database = trailmap.app.get(Database);
       const counted = async (first: number) => {
-        const original = database.pool.query.bind(database.pool);
-        let queries = 0;
         // Background work (projection runners, the store's subscription) shares the pool: count the read side's queries only.
-        (database.pool as { query: unknown }).query = (...args: unknown[]) => {
-          const text = typeof args[0] === 'string' ? args[0] : '';
-          if (/customer_profiles|journey_transitions|journey_states/.test(text)) queries += 1;
-          return (original as (...parameters: unknown[]) => unknown)(...args);
-        };
-        try {
-          const response: any = await graphql(
+        const { result: response, statements } = await readStatements(/customer_profiles|journey_transitions|journey_states/, () =>
+          graphql<any>(
             trailmap,
             `query($first: Int) { customers(stage: CONVERSION, first: $first) { edges { node { id stage metrics { events orders } stageHistory { to at } } } } }`,
             { first },
             apiKeys.support,
-          );
-          expect(response.errors).toBeUndefined();
-          expect(response.data.customers.edges.length).toBeGreaterThanOrEqual(Math.min(first, 100));
-          return queries;
-        } finally {
-          (database.pool as { query: unknown }).query = original;
-        }
+          ),
+        );
+        expect(response.errors).toBeUndefined();
+        expect(response.data.customers.edges.length).toBeGreaterThanOrEqual(Math.min(first, 100));
+        return statements.length;
       };
       const forTen = await counted(10);
       const forHundred = await counted(100);
