@@ -27,4 +27,11 @@ describe('sealing personal data', () => {
     expect(masterKeyId(master)).toBe(masterKeyId(Buffer.from(master)));
     expect(masterKeyId(master)).not.toBe(masterKeyId(randomBytes(32)));
   });
+
+  it('gives an unwrapped data key memory of its own, so a cached key keeps no shared pool slab alive', () => {
+    const master = randomBytes(32);
+    const key = unwrapDataKey(master, wrapDataKey(master, randomBytes(32), 'u-1'), 'u-1');
+    expect(key.byteLength).toBe(32);
+    expect(key.buffer.byteLength).toBe(32);
+  });
 });

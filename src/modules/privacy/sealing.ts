@@ -48,6 +48,13 @@ export function wrapDataKey(masterKey: Buffer, dataKey: Buffer, customerId: stri
   return seal(masterKey, dataKey.toString('base64'), `data-key:${customerId}`);
 }
 
+/**
+ * The data key in memory of its own. A small `Buffer.from` is a slice of Node's shared 8 KiB pool, and
+ * a key kept in a cache could keep the whole slab alive (up to 8 KiB a key; the cache holds 100,000).
+ */
 export function unwrapDataKey(masterKey: Buffer, wrapped: SealedEnvelope, customerId: string): Buffer {
-  return Buffer.from(unseal(masterKey, wrapped, `data-key:${customerId}`) as string, 'base64');
+  const decoded = Buffer.from(unseal(masterKey, wrapped, `data-key:${customerId}`) as string, 'base64');
+  const key = Buffer.alloc(decoded.length);
+  decoded.copy(key);
+  return key;
 }
