@@ -11,6 +11,7 @@ export const description = 'bulk ingest: /v1/batch, 100 events a request, demo j
 
 const HEADLINE_CONCURRENCY = 4;
 const BATCH_SIZE = 100;
+/** The issue's figure; `--customers` sets another population (more customers over the same 60 days: denser traffic). */
 const CUSTOMERS = 10_000;
 const ROWS_PER_TRANSACTION = 500;
 
@@ -28,10 +29,11 @@ export function ingest(argv: string[]): Promise<Outcome> {
     const concurrencies = options.list('concurrency', [HEADLINE_CONCURRENCY]);
     const referenceSeconds = options.number('duration', 5);
     const projections = options.text('projections', 'worker', ['worker', 'on', 'off', 'separate'] as const);
+    const customers = options.number('customers', CUSTOMERS);
     const referenceClients = [...new Set([1, HEADLINE_CONCURRENCY, ...concurrencies])].sort((a, b) => a - b);
 
     const server = await bench.startServer({ projections });
-    const source = demoBatches(CUSTOMERS, BATCH_SIZE);
+    const source = demoBatches(customers, BATCH_SIZE);
     note(`warming up: ${(10_000).toLocaleString()} demo messages`);
     await postBatches(server, await takeBatches(source, 10_000), HEADLINE_CONCURRENCY);
     if (projections !== 'off') await server.projectionsCaughtUp();
@@ -78,9 +80,9 @@ export function ingest(argv: string[]): Promise<Outcome> {
 
     const stored = await logSize(cluster.url);
     return {
-      title: `Bulk ingest — median of ${runs} runs of ${eventsPerRun.toLocaleString()} demo events (projections ${projections})`,
+      title: `Bulk ingest — median of ${runs} runs of ${eventsPerRun.toLocaleString()} demo events (projections ${projections}${customers === CUSTOMERS ? '' : `, ${customers.toLocaleString()} customers`})`,
       figures,
-      options: { runs, eventsPerRun, concurrencies, referenceSeconds, projections, batchSize: BATCH_SIZE, customers: CUSTOMERS, rowsPerTransaction: ROWS_PER_TRANSACTION },
+      options: { runs, eventsPerRun, concurrencies, referenceSeconds, projections, batchSize: BATCH_SIZE, customers, rowsPerTransaction: ROWS_PER_TRANSACTION },
       details: {
         chart: {
           trailmap: concurrencies.map((concurrency) => ({ concurrency, eventsPerSecond: round(trailmapMedian(concurrency), 0) })),

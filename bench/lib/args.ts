@@ -20,6 +20,7 @@ export function benchOptions(argv: string[]) {
       concurrency: { type: 'string' },
       subscriptions: { type: 'string' },
       workers: { type: 'string' },
+      customers: { type: 'string' },
       rate: { type: 'string' },
       mode: { type: 'string' },
       sizes: { type: 'string' },
