@@ -10,6 +10,7 @@ import { KeyVault } from '../src/modules/privacy/key-vault.js';
 import { unseal, type SealedEnvelope } from '../src/modules/privacy/sealing.js';
 import { apiKeys, bootTrailmap, graphql } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { until } from './support/operations.js';
 
 const RECORD = `mutation Record($events: [EventInput!]!) { recordEvents(events: $events) { results { id customerId duplicate } } }`;
 
@@ -39,6 +40,16 @@ describe('ingestion', () => {
     for await (const event of store.readStream(`customer-${customerId}`)) events.push(event);
     return events;
   };
+  const waiting = async (pattern: string) =>
+    Number(
+      (await database.query<{ count: string }>(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`, [pattern])).rows[0]!.count,
+    );
+  const within = <T>(answer: Promise<T>, ms: number, what: string): Promise<T> =>
+    Promise.race([answer, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} was not answered within ${ms} ms`)), ms).unref())]);
+  /** Requests whose events are appended and whose link waits for identity_links. */
+  const waitingToLink = () => waiting('INSERT INTO identity_links%');
+  /** Requests waiting for another's lock on an anonymous id. */
+  const waitingForLinkLocks = () => waiting('SELECT pg_advisory_xact_lock(hashtextextended(hash%');
   const eventCount = async () => Number((await database.query<{ count: string }>('SELECT count(*) FROM event_store_events')).rows[0]!.count);
   const record = (events: unknown[], key: string = apiKeys.ingest) => graphql<{ recordEvents: { results: { id: string; customerId: string; duplicate: boolean }[] } }>(trailmap, RECORD, { events }, key);
   const segment = (path: string, body: unknown, writeKey: string | null = apiKeys.ingest) =>
@@ -194,6 +205,37 @@ describe('ingestion', () => {
       });
       expect(await eventCount()).toBe(before);
       expect(await streamOf(second)).toEqual([]);
+    });
+
+    it("does not hold a request back on another request's link of the same visitor to the same user", async () => {
+      const anonymousId = unique('a');
+      const userId = unique('u');
+      // The first request's link is held open after its events are appended: identity_links is locked until this client commits.
+      const blocker = await database.pool.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query('LOCK TABLE identity_links IN EXCLUSIVE MODE');
+        const first = record([{ type: 'Signed Up', anonymousId, userId }]);
+        await until(async () => (await waitingToLink()) === 1, 'the first request waiting to record its link', 10_000);
+
+        const next = await within(record([{ type: 'Page Viewed', anonymousId, userId }]), 5_000, 'the next request of the visitor');
+        expect(next.errors).toBeUndefined();
+        expect(next.data!.recordEvents.results[0]).toMatchObject({ customerId: userId, duplicate: false });
+        // Another user for the same visitor still waits for the first link's outcome, and is then refused.
+        const other = record([{ type: 'Identified', anonymousId, userId: unique('other') }]);
+        await until(async () => (await waitingForLinkLocks()) === 1, 'the other user waiting for the link lock', 10_000);
+        expect(await waitingToLink()).toBe(1);
+
+        await blocker.query('COMMIT');
+        expect((await first).errors).toBeUndefined();
+        expect((await other).errors![0]!.extensions).toMatchObject({ code: 'CONFLICT' });
+      } finally {
+        await blocker.query('ROLLBACK').catch(() => undefined);
+        blocker.release();
+      }
+      expect((await streamOf(userId)).map((event) => event.type)).toEqual(['Identity Linked', 'Signed Up', 'Page Viewed']);
+      const later = await record([{ type: 'Product Viewed', anonymousId }]);
+      expect(later.data!.recordEvents.results[0]!.customerId).toBe(userId);
     });
 
     it('refuses two users for one anonymous id within one request', async () => {

@@ -15,6 +15,9 @@ export interface IdentityLink {
  * user's stream once they are linked. `identity_links` is written here and nowhere else.
  */
 export class IdentityDirectory {
+  /** The links requests in flight on this instance are making: anonymous id → user → how many requests. */
+  private readonly linking = new Map<string, Map<string, number>>();
+
   constructor(
     private readonly database: Database,
     private readonly identityKey: Buffer,
@@ -32,12 +35,40 @@ export class IdentityDirectory {
   }
 
   /**
+   * Whether a request in flight on this instance is linking the anonymous id to this user. Another
+   * request's events carrying both ids then need no link of their own: making it again would wait
+   * on the first one's locks until its commit, and in time-ordered traffic a visitor who just signed
+   * in is in the next batch too, so every batch would wait on the one before.
+   */
+  isBeingLinked(anonymousId: string, customerId: string): boolean {
+    return this.linking.get(anonymousId)?.has(customerId) ?? false;
+  }
+
+  /**
    * Records new links around `append`, which writes their `Identity Linked` events. The anonymous
    * ids stay locked until both are done, so two requests cannot link one id to two users.
    */
   async link<T>(links: IdentityLink[], append: () => Promise<T>): Promise<T> {
     if (links.length === 0) return append();
     const hashed = links.map((link) => ({ ...link, hash: this.hash(link.anonymousId) })).sort((a, b) => a.hash.localeCompare(b.hash));
+    for (const { anonymousId, customerId } of links) this.count(anonymousId, customerId, +1);
+    try {
+      return await this.lockedLink(hashed, append);
+    } finally {
+      for (const { anonymousId, customerId } of links) this.count(anonymousId, customerId, -1);
+    }
+  }
+
+  private count(anonymousId: string, customerId: string, change: 1 | -1): void {
+    const users = this.linking.get(anonymousId) ?? new Map<string, number>();
+    const requests = (users.get(customerId) ?? 0) + change;
+    if (requests > 0) users.set(customerId, requests);
+    else users.delete(customerId);
+    if (users.size > 0) this.linking.set(anonymousId, users);
+    else this.linking.delete(anonymousId);
+  }
+
+  private lockedLink<T>(hashed: (IdentityLink & { hash: string })[], append: () => Promise<T>): Promise<T> {
     return this.database.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock(hashtextextended(hash, 7220145)) FROM unnest($1::text[]) AS hash', [
         hashed.map((link) => link.hash),

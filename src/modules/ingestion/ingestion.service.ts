@@ -134,7 +134,8 @@ export class IngestionService {
       const linkedUser = linked.get(event.anonymousId);
       if (!event.userId) return linkedUser ?? anonymousCustomerId(event.anonymousId);
       if (linkedUser === undefined) {
-        links.push({ anonymousId: event.anonymousId, customerId: event.userId, index });
+        // Linked already by a request in flight here: if that one fails, the visitor's next event with both ids links them.
+        if (!this.identities.isBeingLinked(event.anonymousId, event.userId)) links.push({ anonymousId: event.anonymousId, customerId: event.userId, index });
         linked.set(event.anonymousId, event.userId);
       } else if (linkedUser !== event.userId) {
         conflicting.push(index);
