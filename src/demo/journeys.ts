@@ -1,6 +1,6 @@
 import type { SegmentCall } from '../domain/ingestion/segment.js';
 import type { LifecycleStage } from '../domain/journey/stage-rules.js';
-import { createRandom, seedOf, uuidFrom, type Random } from './random.js';
+import { createRandom, seedOf, uuidOf, type Random } from './random.js';
 
 type Json = Record<string, unknown>;
 
@@ -216,6 +216,12 @@ interface CartLine extends Product {
   quantity: number;
 }
 
+/** The ids a simulated customer is known by, named by seed and customer: unique however many customers and seeds. */
+export function demoCustomerIds(seed: number, customer: number): { userId: string; anonymousId: string; mobileAnonymousId: string } {
+  const key = `${seed}-${customer}`;
+  return { userId: `user-${key}`, anonymousId: uuidOf('anonymous', key), mobileAnonymousId: uuidOf('mobile', key) };
+}
+
 /** One customer's identity, clock and builders of their messages. */
 class Shopper {
   readonly random: Random;
@@ -249,9 +255,7 @@ class Shopper {
     this.random = createRandom(seedOf(seed, 'customer', customer));
     const random = this.random;
     this.plan = planOf(random);
-    this.anonymousId = uuidFrom(random);
-    this.mobileAnonymousId = uuidFrom(random);
-    this.userId = `user-${this.key}`;
+    ({ anonymousId: this.anonymousId, mobileAnonymousId: this.mobileAnonymousId, userId: this.userId } = demoCustomerIds(seed, customer));
     const firstName = random.pick(firstNames);
     const lastName = random.pick(lastNames);
     const home = random.pick(cities);
@@ -276,7 +280,7 @@ class Shopper {
     this.ip = `${random.pick(['192.0.2', '198.51.100', '203.0.113'])}.${random.int(1, 254)}`;
     this.userAgent = random.pick(userAgents);
     this.device = random.pick(mobileDevices);
-    this.advertisingId = random.chance(0.5) ? uuidFrom(random) : undefined;
+    this.advertisingId = random.chance(0.5) ? uuidOf('advertising', this.key) : undefined;
     this.clock = arrival;
   }
 

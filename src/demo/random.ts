@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** A seeded pseudo-random source: the same seed gives the same sequence on every machine. */
 export interface Random {
   /** A number in [0, 1). */
@@ -65,9 +67,14 @@ export function seedOf(...parts: readonly (number | string)[]): number {
   return hash >>> 0;
 }
 
-/** A version-4-shaped UUID drawn from `random`, as Segment clients make anonymous ids. */
-export function uuidFrom(random: Random): string {
-  const hex = Array.from({ length: 32 }, () => Math.floor(random.next() * 16).toString(16));
+/**
+ * A version-4-shaped UUID, as Segment clients make anonymous ids, named by its parts (SHA-256 of
+ * them). Not drawn from a `Random`: its 32 bits of state give hundreds of thousands of customers
+ * the same stream now and then (a birthday collision), and two customers with one anonymous id
+ * are one visitor linked to two users, which ingestion refuses.
+ */
+export function uuidOf(...parts: readonly (number | string)[]): string {
+  const hex = [...createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32)];
   hex[12] = '4';
   hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   const text = hex.join('');
