@@ -217,9 +217,9 @@ interface CartLine extends Product {
 }
 
 /** The ids a simulated customer is known by, named by seed and customer: unique however many customers and seeds. */
-export function demoCustomerIds(seed: number, customer: number): { userId: string; anonymousId: string; mobileAnonymousId: string } {
+export function demoCustomerIds(seed: number, customer: number): { key: string; userId: string; anonymousId: string; mobileAnonymousId: string } {
   const key = `${seed}-${customer}`;
-  return { userId: `user-${key}`, anonymousId: uuidOf('anonymous', key), mobileAnonymousId: uuidOf('mobile', key) };
+  return { key, userId: `user-${key}`, anonymousId: uuidOf('anonymous', key), mobileAnonymousId: uuidOf('mobile', key) };
 }
 
 /** One customer's identity, clock and builders of their messages. */
@@ -251,11 +251,10 @@ class Shopper {
     readonly customer: number,
     arrival: number,
   ) {
-    this.key = `${seed}-${customer}`;
+    ({ key: this.key, anonymousId: this.anonymousId, mobileAnonymousId: this.mobileAnonymousId, userId: this.userId } = demoCustomerIds(seed, customer));
     this.random = createRandom(seedOf(seed, 'customer', customer));
     const random = this.random;
     this.plan = planOf(random);
-    ({ anonymousId: this.anonymousId, mobileAnonymousId: this.mobileAnonymousId, userId: this.userId } = demoCustomerIds(seed, customer));
     const firstName = random.pick(firstNames);
     const lastName = random.pick(lastNames);
     const home = random.pick(cities);

@@ -15,8 +15,8 @@ export interface IdentityLink {
  * user's stream once they are linked. `identity_links` is written here and nowhere else.
  */
 export class IdentityDirectory {
-  /** The links requests in flight on this instance are making: anonymous id → user → how many requests. */
-  private readonly linking = new Map<string, Map<string, number>>();
+  /** The links requests in flight on this instance are making, by anonymous id and user: how many requests. */
+  private readonly linking = new Map<string, number>();
 
   constructor(
     private readonly database: Database,
@@ -41,7 +41,7 @@ export class IdentityDirectory {
    * in is in the next batch too, so every batch would wait on the one before.
    */
   isBeingLinked(anonymousId: string, customerId: string): boolean {
-    return this.linking.get(anonymousId)?.has(customerId) ?? false;
+    return this.linking.has(linkKey(anonymousId, customerId));
   }
 
   /**
@@ -60,12 +60,10 @@ export class IdentityDirectory {
   }
 
   private count(anonymousId: string, customerId: string, change: 1 | -1): void {
-    const users = this.linking.get(anonymousId) ?? new Map<string, number>();
-    const requests = (users.get(customerId) ?? 0) + change;
-    if (requests > 0) users.set(customerId, requests);
-    else users.delete(customerId);
-    if (users.size > 0) this.linking.set(anonymousId, users);
-    else this.linking.delete(anonymousId);
+    const key = linkKey(anonymousId, customerId);
+    const requests = (this.linking.get(key) ?? 0) + change;
+    if (requests > 0) this.linking.set(key, requests);
+    else this.linking.delete(key);
   }
 
   private lockedLink<T>(hashed: (IdentityLink & { hash: string })[], append: () => Promise<T>): Promise<T> {
@@ -127,6 +125,8 @@ export class IdentityDirectory {
     return identityHash(this.identityKey, { kind: 'ANONYMOUS_ID', value: anonymousId });
   }
 }
+
+const linkKey = (anonymousId: string, customerId: string) => `${anonymousId}\u0000${customerId}`;
 
 export function alreadyLinked(links: Pick<IdentityLink, 'index'>[]): Conflict {
   const problems: Problem[] = links.map(({ index }) => ({
