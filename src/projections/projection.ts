@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { CustomerEvent } from '../domain/customer-event.js';
+import type { PersonalDataNeed } from './runner/customer-events.js';
 
 /** What a projection's batch runs in: the transaction that also moves its checkpoint. */
 export interface ProjectionTransaction {
@@ -26,8 +27,8 @@ export interface Projection {
   readonly name: string;
   /** The tables it owns (created by its migration); a rebuild fills twins of them, then swaps. */
   readonly tables: readonly string[];
-  /** Whether it needs personal data opened (only the profile does). */
-  readonly personalData: boolean;
+  /** Which events' personal data it needs opened: none, or (the profile) those whose sealed values it reads. */
+  readonly personalData: PersonalDataNeed;
   /**
    * Live, the least time between two reads of the log (milliseconds): under load each batch carries
    * the appends of many requests, and a quiet log's event is still read at once. Short where

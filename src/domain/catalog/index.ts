@@ -14,7 +14,9 @@ export { InvalidCatalogExtension, parseCatalogExtension } from './catalog-extens
 export {
   analyticsProperties,
   mergePersonalData,
+  sectionsOf,
   splitPersonalData,
+  type EventSection,
   type EventSections,
   type JsonObject,
   type PersonalData,

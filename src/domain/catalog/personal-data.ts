@@ -10,6 +10,8 @@ export interface EventSections {
   context?: JsonObject;
 }
 
+export type EventSection = keyof EventSections;
+
 /**
  * Personal values keyed by where they were found: `traits.email`, `properties.shipping_address`,
  * `properties.products[2].engraving` (a catalog path crossing an array names a value in each element).
@@ -35,6 +37,14 @@ export function splitPersonalData<Event extends EventSections>(
   const plain = withoutUrlQueries(withoutPaths, '', personal);
   return { plain: plain as Event, personal };
 }
+
+/** The sections that personal values were taken from, in a fixed order. */
+export function sectionsOf(personal: PersonalData): EventSection[] {
+  const found = new Set(Object.keys(personal).map((location) => location.split(/[.[]/, 1)[0]));
+  return eventSections.filter((section) => found.has(section));
+}
+
+const eventSections: readonly EventSection[] = ['context', 'properties', 'traits'];
 
 /** A type's personal paths as segments, ancestors first, so that a value nested in one already removed is not recorded twice. */
 function extractionOrder(paths: readonly string[]): string[][] {

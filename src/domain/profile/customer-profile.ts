@@ -1,3 +1,4 @@
+import type { EventSection } from '../catalog/index.js';
 import type { CustomerEvent, JsonObject } from '../customer-event.js';
 import { anonymousCustomerId, identitiesIn, type Identity, type IdentityKind } from '../identity/identity.js';
 import {
@@ -79,6 +80,23 @@ export const profileEventTypes = {
   identityLinked: 'Identity Linked',
   customerForgotten: 'Customer Forgotten',
 } as const;
+
+/** The types whose properties the profile reads (revenue, ticket ids, the linked visitor); of the rest it reads traits only. */
+const typesWithPropertiesRead: ReadonlySet<string> = new Set([
+  profileEventTypes.orderCompleted,
+  profileEventTypes.ticketCreated,
+  profileEventTypes.ticketClosed,
+  profileEventTypes.identityLinked,
+]);
+
+/**
+ * Whether the profile reads any of an event's sealed personal values, by the sections they were sealed
+ * from; an event stored before those were recorded (`sealedIn` undefined) may hold any.
+ */
+export function profileReadsSealed(type: string, sealedIn: readonly EventSection[] | undefined): boolean {
+  if (sealedIn === undefined) return true;
+  return sealedIn.includes('traits') || (sealedIn.includes('properties') && typesWithPropertiesRead.has(type));
+}
 
 const identityKindOrder: readonly IdentityKind[] = ['USER_ID', 'ANONYMOUS_ID', 'EMAIL', 'PHONE', 'EXTERNAL'];
 const personalIdentityKinds: ReadonlySet<IdentityKind> = new Set(['EMAIL', 'PHONE']);

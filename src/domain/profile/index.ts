@@ -6,6 +6,7 @@ export {
   markProfileMerged,
   mergeProfiles,
   profileEventTypes,
+  profileReadsSealed,
   type CustomerMetrics,
   type CustomerProfile,
   type SupportTickets,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { v5 as uuidV5 } from 'uuid';
-import { splitPersonalData, type EventCatalog } from '../../domain/catalog/index.js';
+import { sectionsOf, splitPersonalData, type EventCatalog } from '../../domain/catalog/index.js';
 import { Conflict, ValidationFailed, type Problem } from '../../domain/errors.js';
 import { anonymousCustomerId, customerOf, isAnonymousCustomer, streamOf } from '../../domain/identity/identity.js';
 import { checkEvents, type AcceptedEvent, type IncomingEvent } from '../../domain/ingestion/incoming-event.js';
@@ -171,7 +171,8 @@ export class IngestionService {
         properties: plain.properties ?? {},
         traits: plain.traits ?? {},
         context: plain.context ?? {},
-        ...(sealed && { sealed }),
+        // The sections it was sealed from (names, not values): a reader that needs none of them leaves it closed.
+        ...(sealed && { sealed, sealedIn: sectionsOf(personal) }),
       },
       metadata: {
         occurredAt: event.occurredAt,

@@ -1,6 +1,6 @@
 import type { CustomerEvent } from '../../domain/customer-event.js';
 import { identityHash, normalizeIdentity, type Identity } from '../../domain/identity/identity.js';
-import { evolveProfile, initialProfile, markProfileMerged, mergeProfiles, type CustomerProfile } from '../../domain/profile/index.js';
+import { evolveProfile, initialProfile, markProfileMerged, mergeProfiles, profileReadsSealed, type CustomerProfile } from '../../domain/profile/index.js';
 import type { Projection, ProjectionTransaction } from '../projection.js';
 import { foldCustomers, type CustomerEntry } from '../runner/customer-fold.js';
 
@@ -10,7 +10,7 @@ export const CUSTOMER_UPDATED_CHANNEL = 'trailmap_customer_updated';
 export class ProfileProjection implements Projection {
   readonly name = 'customer-profile';
   readonly tables = ['customer_profiles', 'customer_identities'] as const;
-  readonly personalData = true;
+  readonly personalData = profileReadsSealed;
   readonly liveGatherMs = 100;
 
   constructor(private readonly identityKey: Buffer) {}

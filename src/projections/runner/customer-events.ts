@@ -1,51 +1,64 @@
-import { mergePersonalData, type EventCatalog } from '../../domain/catalog/index.js';
+import { mergePersonalData, type EventCatalog, type EventSection } from '../../domain/catalog/index.js';
 import type { CustomerEvent, JsonObject } from '../../domain/customer-event.js';
 import { customerOf } from '../../domain/identity/identity.js';
 import type { StoredEvent } from '../../modules/event-store/event-store.port.js';
 import type { KeyVault } from '../../modules/privacy/key-vault.js';
 import { unseal, type SealedEnvelope } from '../../modules/privacy/sealing.js';
 
+/** Which events' personal data a reader needs opened: all, none, or those this picks by type and sealed sections. */
+export type PersonalDataNeed = boolean | ((type: string, sealedIn: readonly EventSection[] | undefined) => boolean);
+
 /**
- * Stored customer events as projections see them: category from the catalog and, when asked,
+ * Stored customer events as projections see them: category from the catalog and, where asked,
  * personal data opened with the customer's key while it exists.
  */
 export async function toCustomerEvents(
   stored: readonly StoredEvent[],
   catalog: EventCatalog,
   keys: KeyVault,
-  { openPersonalData }: { openPersonalData: boolean },
+  { openPersonalData }: { openPersonalData: PersonalDataNeed },
 ): Promise<CustomerEvent[]> {
   // A page the store hands to several projections is converted once for each way of opening it.
-  const converted = conversions.get(stored);
-  const known = openPersonalData ? converted?.opened : converted?.sealed;
+  let converted = conversions.get(stored);
+  const known = converted?.get(openPersonalData);
   if (known) return known;
   const events = await convert(stored, catalog, keys, openPersonalData);
-  conversions.set(stored, { ...conversions.get(stored), [openPersonalData ? 'opened' : 'sealed']: events });
+  if (!converted) conversions.set(stored, (converted = new Map()));
+  converted.set(openPersonalData, events);
   return events;
 }
 
-const conversions = new WeakMap<readonly StoredEvent[], { opened?: CustomerEvent[]; sealed?: CustomerEvent[] }>();
+const conversions = new WeakMap<readonly StoredEvent[], Map<PersonalDataNeed, CustomerEvent[]>>();
 
-async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, keys: KeyVault, openPersonalData: boolean): Promise<CustomerEvent[]> {
-  const sealedOwners = openPersonalData ? stored.filter((event) => event.data.sealed).map((event) => customerOf(event.stream)) : [];
+interface StoredCustomerData {
+  userId?: string;
+  anonymousId?: string;
+  channel?: string;
+  properties?: JsonObject;
+  traits?: JsonObject;
+  context?: JsonObject;
+  sealed?: SealedEnvelope;
+  sealedIn?: EventSection[];
+}
+
+async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, keys: KeyVault, openPersonalData: PersonalDataNeed): Promise<CustomerEvent[]> {
+  const sealedOwners = openPersonalData === false ? [] : stored.filter((event) => event.data.sealed).map((event) => customerOf(event.stream));
   const customerKeys = sealedOwners.length > 0 ? await keys.keysFor(sealedOwners, { create: false }) : new Map<string, Buffer | undefined>();
+  const opens = (type: string, data: StoredCustomerData) =>
+    typeof openPersonalData === 'boolean' ? openPersonalData : openPersonalData(type, data.sealedIn);
   return stored.map((event) => {
     const customerId = customerOf(event.stream);
-    const data = event.data as {
-      userId?: string;
-      anonymousId?: string;
-      channel?: string;
-      properties?: JsonObject;
-      traits?: JsonObject;
-      context?: JsonObject;
-      sealed?: SealedEnvelope;
-    };
+    const data = event.data as StoredCustomerData;
     let sections = { properties: data.properties ?? {}, traits: data.traits ?? {}, context: data.context ?? {} };
     let personalDataReadable = true;
-    if (data.sealed && openPersonalData) {
+    let withheld = data.sealed !== undefined;
+    if (data.sealed && openPersonalData !== false) {
       const key = customerKeys.get(customerId);
-      if (key) sections = mergePersonalData(sections, unseal(key, data.sealed, event.id) as JsonObject);
-      else personalDataReadable = false;
+      if (!key) personalDataReadable = false;
+      else if (opens(event.type, data)) {
+        sections = mergePersonalData(sections, unseal(key, data.sealed, event.id) as JsonObject);
+        withheld = false;
+      }
     }
     // Built field by field rather than with conditional spreads: this runs for every event of every projection.
     const converted: CustomerEvent = {
@@ -65,7 +78,7 @@ async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, ke
     converted.traits = sections.traits;
     converted.context = sections.context;
     converted.personalDataReadable = personalDataReadable;
-    if (data.sealed && !openPersonalData) converted.personalDataWithheld = true;
+    if (withheld) converted.personalDataWithheld = true;
     return converted;
   });
 }
