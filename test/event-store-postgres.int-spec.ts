@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Database } from '../src/modules/database/database.js';
 import { PostgresEventStore, writeGroup } from '../src/modules/event-store/postgres/postgres-event-store.js';
 import { eventStoreContract } from './event-store/contract.js';
@@ -40,4 +41,19 @@ describe('the PostgreSQL event store', () => {
       };
     },
   });
+
+  it('answers readers asking for the same page at once with one read', async () => {
+    const stream = `customer-together-${Date.now()}`;
+    await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+    const [first, second] = await Promise.all([store.readAll({ streamPrefix: stream, limit: 100 }), store.readAll({ streamPrefix: stream, limit: 100 })]);
+    expect(first.map((event) => event.stream)).toEqual([stream, stream]);
+    // The same page, not an equal one: it was read and parsed once.
+    expect(second).toBe(first);
+    // A page that is not full is not final: a later reader reads again.
+    expect(await store.readAll({ streamPrefix: stream, limit: 100 })).not.toBe(first);
+  });
 });
+
+function newEvent() {
+  return { id: randomUUID(), type: 'Page Viewed', data: { properties: {} }, metadata: { occurredAt: new Date().toISOString(), schemaVersion: 1 } };
+}

@@ -1,4 +1,4 @@
-import { createCatalog, defaultEventTypes, sectionsOf, splitPersonalData } from '../../domain/catalog/index.js';
+import { createCatalog, defaultEventTypes, sectionsOf, splitPersonalData, type EventSections } from '../../domain/catalog/index.js';
 import type { CustomerEvent } from '../../domain/customer-event.js';
 import { fromSegmentMessage } from '../../domain/ingestion/segment.js';
 import { evolveProfile, profileReadsSealed, type CustomerProfile } from '../../domain/profile/index.js';
@@ -19,7 +19,7 @@ const vault = {
 let position = 0;
 
 /** An event as the ingestion stores it: personal values sealed, with the sections they came from unless `legacy`. */
-function stored(customerId: string, type: string, sections: Record<string, Record<string, unknown>>, { legacy = false } = {}): StoredEvent {
+function stored(customerId: string, type: string, sections: EventSections, { legacy = false } = {}): StoredEvent {
   position += 1;
   const id = `00000000-0000-4000-8000-${String(position).padStart(12, '0')}`;
   const { plain, personal } = splitPersonalData(catalog, type, sections);
@@ -32,8 +32,8 @@ function stored(customerId: string, type: string, sections: Record<string, Recor
     revision: position,
     position: String(position).padStart(20, '0'),
     data: { ...(customerId.startsWith('anon:') ? { anonymousId: customerId.slice(5) } : { userId: customerId }), properties: {}, traits: {}, context: {}, ...plain, ...(sealed && { sealed, ...(!legacy && { sealedIn: sectionsOf(personal) }) }) },
-    metadata: { occurredAt: at, recordedAt: at },
-  } as StoredEvent;
+    metadata: { occurredAt: at, recordedAt: at, schemaVersion: 1 },
+  };
 }
 
 describe('customer events for the profile', () => {
@@ -76,8 +76,7 @@ describe('customer events for the profile', () => {
     for (const message of generateJourneys({ customers: 300, seed: 3, start: '2025-11-01T00:00:00.000Z', days: 60 })) {
       const event = fromSegmentMessage(message.type, message, { receivedAt });
       const customerId = typeof event.userId === 'string' ? event.userId : `anon:${String(event.anonymousId)}`;
-      const sections = { properties: event.properties ?? {}, traits: event.traits ?? {}, context: event.context ?? {} } as Record<string, Record<string, unknown>>;
-      log.push(stored(customerId, String(event.type), sections));
+      log.push(stored(customerId, String(event.type), { properties: event.properties, traits: event.traits, context: event.context } as EventSections));
     }
     const profiles = async (openPersonalData: typeof profileReadsSealed | true) => {
       const folded = new Map<string, CustomerProfile>();

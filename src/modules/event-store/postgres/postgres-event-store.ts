@@ -95,6 +95,7 @@ export class PostgresEventStore implements EventStore {
   private commitsInFlight = 0;
   private readonly notifications: Notifications;
   private readonly fullPages = new Map<string, { page: StoredEvent[]; at: number }>();
+  private readonly pagesBeingRead = new Map<string, Promise<StoredEvent[]>>();
   private readonly livePages: LivePage[] = [];
   private readonly liveReads = new Map<string, { seen: number; read: Promise<LiveRead> }>();
 
@@ -166,23 +167,31 @@ export class PostgresEventStore implements EventStore {
     for (const [stale, { at }] of this.fullPages) if (now - at > FULL_PAGE_KEPT_MS) this.fullPages.delete(stale);
     const cached = this.fullPages.get(key);
     if (cached) return { page: cached.page, beyondHorizon: false };
-    let rows: EventRow[];
+    let page: StoredEvent[];
     let beyondHorizon = false;
     if (!askHorizon) {
-      ({ rows } = await this.database.query<EventRow>(...readAllQuery(options)));
+      // Readers in lockstep often ask for the same page at once: one query answers them all.
+      const reading = this.pagesBeingRead.get(key);
+      if (reading) return { page: await reading, beyondHorizon: false };
+      const read = this.database.query<EventRow>(...readAllQuery(options)).then(({ rows }) => rows.map(toStoredEvent));
+      this.pagesBeingRead.set(key, read);
+      try {
+        page = await read;
+      } finally {
+        this.pagesBeingRead.delete(key);
+      }
     } else {
       const client = await this.database.pool.connect();
       try {
         const [read, beyond] = await Promise.all(
           sentTogether(client, () => [client.query<EventRow>(...readAllQuery(options)), client.query(...beyondHorizonQuery(options.after))] as const),
         );
-        rows = read.rows;
+        page = read.rows.map(toStoredEvent);
         beyondHorizon = beyond.rows.length > 0;
       } finally {
         client.release();
       }
     }
-    const page = rows.map(toStoredEvent);
     if (page.length === (options.limit ?? 1_000)) {
       this.fullPages.set(key, { page, at: now });
       if (this.fullPages.size > FULL_PAGES_KEPT) this.fullPages.delete(this.fullPages.keys().next().value!);
