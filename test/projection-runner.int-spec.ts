@@ -40,6 +40,43 @@ class CountingProjection implements Projection {
   }
 }
 
+/** Counts events per customer and keeps which events it saw, in a table it only appends to. */
+class AppendingProjection implements Projection {
+  readonly tables: readonly string[];
+  readonly appendOnlyTables: readonly string[];
+  readonly personalData = false;
+  readonly liveGatherMs = 10;
+  /** The indexes of each twin as the rebuild's first batch found them. */
+  twinIndexes?: Record<string, string[]>;
+
+  constructor(readonly name: string) {
+    const prefix = name.replaceAll('-', '_');
+    this.tables = [`${prefix}_counts`, `${prefix}_seen`];
+    this.appendOnlyTables = [`${prefix}_seen`];
+  }
+
+  async apply(events: readonly CustomerEvent[], { client, table, live }: ProjectionTransaction): Promise<void> {
+    const [counts, seen] = this.tables.map((name) => table(name)) as [string, string];
+    if (!live && !this.twinIndexes) {
+      this.twinIndexes = Object.fromEntries(await Promise.all([counts, seen].map(async (twin) => [twin, (await indexesOf(client, twin)).map(({ definition }) => definition)])));
+    }
+    for (const event of events) {
+      await client.query(`INSERT INTO ${counts} (customer_id, events) VALUES ($1, 1) ON CONFLICT (customer_id) DO UPDATE SET events = ${counts}.events + 1`, [event.customerId]);
+      await client.query(`INSERT INTO ${seen} (customer_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [event.customerId, event.id]);
+    }
+  }
+}
+
+/** A table's indexes: name, and definition without the name and table. */
+async function indexesOf(client: { query: Database['query'] }, table: string) {
+  const { rows } = await client.query<{ name: string; definition: string; primary: boolean }>(
+    `SELECT index.relname AS name, regexp_replace(pg_get_indexdef(entry.indexrelid), '^.* USING ', '') AS definition, entry.indisprimary AS primary
+     FROM pg_index AS entry JOIN pg_class AS index ON index.oid = entry.indexrelid WHERE entry.indrelid = $1::regclass ORDER BY 1`,
+    [table],
+  );
+  return rows;
+}
+
 describe('the projection runner', () => {
   let testDatabase: TestDatabase;
   let database: Database;
@@ -178,6 +215,41 @@ describe('the projection runner', () => {
       await Promise.all(instances.map((instance) => instance.end()));
     }
   });
+
+  it('fills a rebuild’s twins with their primary keys only, append-only ones with no index, and swaps in every index under its name', async () => {
+    const projection = new AppendingProjection(`indexed-${randomUUID().slice(0, 6)}`);
+    const [counts, seen] = projection.tables as [string, string];
+    await database.query(`CREATE TABLE ${counts} (customer_id text PRIMARY KEY, events integer NOT NULL)`);
+    await database.query(`CREATE INDEX ${counts}_busiest ON ${counts} (events DESC)`);
+    await database.query(`CREATE TABLE ${seen} (customer_id text NOT NULL, event_id uuid NOT NULL, PRIMARY KEY (customer_id, event_id))`);
+    await database.query(`CREATE INDEX ${seen}_event ON ${seen} (event_id)`);
+    const indexes = async () => [...(await indexesOf(database, counts)), ...(await indexesOf(database, seen))];
+    const before = await indexes();
+    await database.query('INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)', [projection.name, await store.headPosition()]);
+    const customers = Array.from({ length: 3 }, () => randomUUID());
+    for (const customer of customers) await appendTo(customer, 40);
+    run(projection);
+    await until(async () => (await checkpoint(projection.name))?.processed === '120');
+
+    await database.query('UPDATE projection_checkpoints SET rebuild_requested_at = now() WHERE name = $1', [projection.name]);
+    await database.query("SELECT pg_notify('trailmap_projection_control', $1)", [projection.name]);
+    await until(async () => {
+      const { rows } = await database.query<{ done: boolean }>(
+        'SELECT NOT rebuilding AND rebuild_requested_at IS NULL AND twin IS NULL AS done FROM projection_checkpoints, to_regclass($2) AS twin WHERE name = $1',
+        [projection.name, `${counts}__rebuild`],
+      );
+      return rows[0]?.done;
+    }, 30_000);
+
+    expect(projection.twinIndexes).toEqual({ [`${counts}__rebuild`]: ['btree (customer_id)'], [`${seen}__rebuild`]: [] });
+    expect(await indexes()).toEqual(before);
+    const { rows } = await database.query<{ customer_id: string; events: number; seen: number }>(
+      `SELECT customer_id, events, (SELECT count(*)::int FROM ${seen} WHERE ${seen}.customer_id = ${counts}.customer_id) AS seen
+       FROM ${counts} WHERE customer_id = ANY($1::text[]) ORDER BY 1`,
+      [customers],
+    );
+    expect(rows).toEqual([...customers].sort().map((customer_id) => ({ customer_id, events: 40, seen: 40 })));
+  }, 60_000);
 
   it('resumes an interrupted rebuild where it stopped and swaps in the same content as a clean build', async () => {
     const projection = await projectionNamed('rebuilt', false);

@@ -27,6 +27,11 @@ export interface Projection {
   readonly name: string;
   /** The tables it owns (created by its migration); a rebuild fills twins of them, then swaps. */
   readonly tables: readonly string[];
+  /**
+   * Those of its tables that `apply` only inserts into (never reads, updates or relies on a conflict of):
+   * a rebuild fills their twins without any index, and builds them at the end.
+   */
+  readonly appendOnlyTables?: readonly string[];
   /** Which events' personal data it needs opened: none, or (the profile) those whose sealed values it reads. */
   readonly personalData: PersonalDataNeed;
   /**

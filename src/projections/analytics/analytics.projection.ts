@@ -14,6 +14,7 @@ import { journeyLoader, journeyRow, journeyRules } from '../journey/journey-stat
 export class AnalyticsProjection implements Projection {
   readonly name = 'analytics';
   readonly tables = ['analytics_events', 'analytics_daily_activity', 'analytics_daily_customers', 'analytics_stage_transitions', 'analytics_journeys'] as const;
+  readonly appendOnlyTables = ['analytics_events', 'analytics_stage_transitions'];
   readonly personalData = false;
   readonly liveGatherMs = 100;
 
@@ -33,7 +34,7 @@ export class AnalyticsProjection implements Projection {
          SELECT (e->>'id')::uuid, e->>'customerId', (e->>'occurredAt')::timestamptz, ((e->>'occurredAt')::timestamptz AT TIME ZONE 'UTC')::date,
                 e->>'category', e->>'type', e->>'channel', e->'properties'
          FROM jsonb_array_elements($1::jsonb) AS e
-         ON CONFLICT (event_id) DO NOTHING
+         ON CONFLICT DO NOTHING
          RETURNING day, category, event_type, pseudonym),
        first_today AS (
          INSERT INTO ${table('analytics_daily_customers')} (day, category, event_type, pseudonym)

@@ -10,6 +10,7 @@ export const STAGE_CHANGED_CHANNEL = 'trailmap_stage_changed';
 export class JourneyProjection implements Projection {
   readonly name = 'journey-stage';
   readonly tables = ['journey_states', 'journey_transitions'] as const;
+  readonly appendOnlyTables = ['journey_transitions'];
   readonly personalData = false;
   readonly liveGatherMs = 10;
 

@@ -10,6 +10,7 @@ import { REBUILD_SUFFIX, type Projection } from '../projection.js';
 import { inBatches } from './batches.js';
 import { toCustomerEvents } from './customer-events.js';
 import { convoyOf } from './rebuild-convoy.js';
+import { createTwin, indexTwin, swapTwin } from './rebuild-twins.js';
 
 export interface RunnerDependencies {
   database: Database;
@@ -169,8 +170,7 @@ export class ProjectionRunner {
     if (checkpoint.rebuild_requested_at !== null) {
       await database.transaction(async (client) => {
         for (const table of this.projection.tables) {
-          await client.query(`DROP TABLE IF EXISTS ${table}${REBUILD_SUFFIX}`);
-          await client.query(`CREATE TABLE ${table}${REBUILD_SUFFIX} (LIKE ${table} INCLUDING ALL)`);
+          await createTwin(client, table, { appendOnly: this.projection.appendOnlyTables?.includes(table) ?? false });
         }
         await client.query(
           `UPDATE projection_checkpoints
@@ -197,7 +197,12 @@ export class ProjectionRunner {
           }
           position = batch.at(-1)!.position;
         }
-        if (batch.length < this.batchSize) return true;
+        if (batch.length < this.batchSize) {
+          await database.transaction(async (client) => {
+            for (const table of this.projection.tables) await indexTwin(client, table);
+          });
+          return true;
+        }
       }
       return false;
     } finally {
@@ -216,10 +221,7 @@ export class ProjectionRunner {
         await this.applyBatch(client, batch, position, REBUILD, 'REBUILDING');
         position = batch.at(-1)!.position;
       }
-      for (const table of this.projection.tables) {
-        await client.query(`DROP TABLE ${table}`);
-        await client.query(`ALTER TABLE ${table}${REBUILD_SUFFIX} RENAME TO ${table}`);
-      }
+      for (const table of this.projection.tables) await swapTwin(client, table);
       await client.query(
         `UPDATE projection_checkpoints
          SET position = rebuild_position, processed = rebuild_processed, rebuilding = false, rebuild_position = NULL,

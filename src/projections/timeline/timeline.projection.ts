@@ -8,6 +8,7 @@ import type { Projection, ProjectionTransaction } from '../projection.js';
 export class TimelineProjection implements Projection {
   readonly name = 'timeline';
   readonly tables = ['timeline_entries'] as const;
+  readonly appendOnlyTables = ['timeline_entries'];
   readonly personalData = false;
   readonly liveGatherMs = 100;
 

@@ -1,0 +1,76 @@
+import type pg from 'pg';
+import { REBUILD_SUFFIX } from '../projection.js';
+
+/**
+ * The twin tables a rebuild fills. A twin starts with its primary key only (none at all for a table
+ * its projection only appends to): every other index would be updated row by row at random places
+ * for the whole replay, where building it once from the filled table is a sort. The missing indexes
+ * are built from the live table's definitions when the twin has caught up, before the swap, which
+ * gives them the live names back.
+ */
+
+/** A new, empty twin of `table`, without its secondary indexes (and without its primary key when `appendOnly`). */
+export async function createTwin(client: pg.ClientBase, table: string, { appendOnly }: { appendOnly: boolean }): Promise<void> {
+  const twin = `${table}${REBUILD_SUFFIX}`;
+  await client.query(`DROP TABLE IF EXISTS ${twin}`);
+  await client.query(`CREATE TABLE ${twin} (LIKE ${table} INCLUDING ALL EXCLUDING INDEXES)`);
+  if (appendOnly) return;
+  const primary = (await indexesOf(client, table)).find((index) => index.primary);
+  if (primary) await client.query(`ALTER TABLE ${twin} ADD PRIMARY KEY USING INDEX ${await createIndex(client, twin, primary)}`);
+}
+
+/** Builds the live table's indexes that the twin lacks (a rebuild that resumes finds some built already). */
+export async function indexTwin(client: pg.ClientBase, table: string): Promise<void> {
+  const twin = `${table}${REBUILD_SUFFIX}`;
+  const built = await indexesOf(client, twin);
+  for (const index of await indexesOf(client, table)) {
+    if (built.some((existing) => sameIndex(existing, index))) continue;
+    const name = await createIndex(client, twin, index);
+    if (index.primary) await client.query(`ALTER TABLE ${twin} ADD PRIMARY KEY USING INDEX ${name}`);
+  }
+}
+
+/** Replaces the live table by its twin, in the caller's transaction; the twin's indexes take the live ones' names. */
+export async function swapTwin(client: pg.ClientBase, table: string): Promise<void> {
+  const twin = `${table}${REBUILD_SUFFIX}`;
+  const live = await indexesOf(client, table);
+  const built = await indexesOf(client, twin);
+  await client.query(`DROP TABLE ${table}`);
+  await client.query(`ALTER TABLE ${twin} RENAME TO ${table}`);
+  for (const index of built) {
+    const counterpart = live.find((candidate) => sameIndex(candidate, index));
+    // Renaming the index of a primary key renames the constraint too.
+    if (counterpart && counterpart.name !== index.name) await client.query(`ALTER INDEX ${index.name} RENAME TO ${counterpart.name}`);
+  }
+}
+
+interface TableIndex {
+  name: string;
+  primary: boolean;
+  unique: boolean;
+  /** The definition after `USING`: method, columns, options and predicate. */
+  method: string;
+}
+
+async function indexesOf(client: pg.ClientBase, table: string): Promise<TableIndex[]> {
+  const { rows } = await client.query<{ name: string; primary: boolean; unique: boolean; definition: string }>(
+    `SELECT index.relname AS name, entry.indisprimary AS primary, entry.indisunique AS unique, pg_get_indexdef(entry.indexrelid) AS definition
+     FROM pg_index AS entry JOIN pg_class AS index ON index.oid = entry.indexrelid
+     WHERE entry.indrelid = $1::regclass
+     ORDER BY index.relname`,
+    [table],
+  );
+  return rows.map(({ name, primary, unique, definition }) => ({ name, primary, unique, method: definition.slice(definition.indexOf(' USING ') + ' USING '.length) }));
+}
+
+function sameIndex(a: TableIndex, b: TableIndex): boolean {
+  return a.primary === b.primary && a.unique === b.unique && a.method === b.method;
+}
+
+/** Creates `index` on the twin under a name of its own (the live one is taken until the swap); returns the name. */
+async function createIndex(client: pg.ClientBase, twin: string, index: TableIndex): Promise<string> {
+  const { rows } = await client.query<{ count: number }>('SELECT count(*)::int AS count FROM pg_index WHERE indrelid = $1::regclass', [twin]);
+  const name = `${twin}_${rows[0]!.count + 1}`;
+  await client.query(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${name} ON ${twin} USING ${index.method}`);
+  return name;
+}
