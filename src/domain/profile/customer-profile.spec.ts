@@ -1,6 +1,6 @@
 import { defaultEventTypes } from '../catalog/index.js';
 import type { CustomerEvent } from '../customer-event.js';
-import { evolveProfile, initialProfile, markProfileMerged, mergeProfiles, type CustomerProfile } from './customer-profile.js';
+import { canonicalProfile, evolveProfile, initialProfile, markProfileMerged, mergeProfiles, profileWith, type CustomerProfile } from './customer-profile.js';
 
 const categories = new Map(defaultEventTypes.map(({ name, category }) => [name, category]));
 const start = Date.UTC(2025, 2, 1, 10);
@@ -104,6 +104,32 @@ describe('customer profile', () => {
           openSupportTickets: 0,
         },
       });
+  });
+
+  it('gives the same profile folding a run of events in one go, put in canonical form once at the end', () => {
+    const grace = streamFor('u-grace');
+    const visitor = streamFor('anon:v-grace');
+    const events = [
+      grace('Identified', { traits: { email: 'grace@example.com', name: 'Grace', plan: 'free' } }),
+      grace('Page Viewed', { channel: 'web', occurredAt: minute(90) }),
+      grace('Support Ticket Created', { properties: { ticket_id: 't-1' } }),
+      grace('Screen Viewed', { channel: 'ios', occurredAt: minute(5) }),
+      grace('Identified', { traits: { first_name: 'Grace', last_name: 'Hopper', phone: '+1 555 0100', plan: 'pro' }, channel: 'crm' }),
+      grace('Order Completed', { properties: { revenue: 12.5 }, occurredAt: minute(200) }),
+      grace('Support Ticket Closed', { properties: { ticket_id: 't-1' } }),
+      grace('Return Requested'),
+    ];
+    const visits = [visitor('Page Viewed', { channel: 'web', occurredAt: minute(1) }), visitor('Product Viewed', { channel: 'web', occurredAt: minute(300) })];
+    const link = grace('Identity Linked', { properties: { previous_id: 'v-grace' } });
+    const forget = grace('Customer Forgotten');
+    const run = (history: CustomerEvent[]) => history.reduce<CustomerProfile | null>((profile, event) => profileWith(profile, event), null)!;
+
+    // A repeated event is applied once either way.
+    const replayed = [...events, events[2]!];
+    expect(byteForByte(canonicalProfile(run(replayed)))).toBe(byteForByte(fold(null, replayed)));
+    const merged = mergeProfiles(run(events), run(visits), link);
+    expect(byteForByte(merged)).toBe(byteForByte(mergeProfiles(fold(null, events)!, fold(null, visits)!, link)));
+    expect(byteForByte(canonicalProfile(profileWith(merged, forget)))).toBe(byteForByte(evolveProfile(merged, forget)));
   });
 
   it('counts revenue from `revenue`, else `total`, and only numbers', () => {

@@ -136,6 +136,15 @@ export function initialProfile(customerId: string): CustomerProfile {
  * linked anonymous stream; an event already applied from its stream changes nothing.
  */
 export function evolveProfile(profile: CustomerProfile | null, event: CustomerEvent): CustomerProfile {
+  const next = profileWith(profile, event);
+  return next === profile ? profile : canonicalProfile(next);
+}
+
+/**
+ * `evolveProfile` without the canonical form (key and array order, values derived from the rest), for
+ * folding a run of events: `canonicalProfile` once after the last gives what `evolveProfile` after each would.
+ */
+export function profileWith(profile: CustomerProfile | null, event: CustomerEvent): CustomerProfile {
   const current = profile ?? initialProfile(event.customerId);
   if (alreadyApplied(current.appliedRevisions, event)) return current;
 
@@ -163,7 +172,7 @@ export function evolveProfile(profile: CustomerProfile | null, event: CustomerEv
     supportTickets: trackedTickets(current.supportTickets, event),
     appliedRevisions: withApplied(current.appliedRevisions, event),
   };
-  return canonicalProfile(forgets ? withoutPersonalData(withEvent) : withEvent);
+  return forgets ? withoutPersonalData(withEvent) : withEvent;
 }
 
 /**
@@ -228,6 +237,7 @@ function traitsOf({ traits, traitsUpdatedAt }: CustomerProfile): Traits {
 }
 
 function latestTraits(profile: CustomerProfile, event: CustomerEvent): Traits {
+  if (!hasKeys(event.traits)) return traitsOf(profile);
   const traits = { ...profile.traits };
   const traitsUpdatedAt = { ...profile.traitsUpdatedAt };
   for (const [key, value] of Object.entries(event.traits)) {
@@ -252,6 +262,11 @@ function mergedTraits(user: CustomerProfile, anonymous: CustomerProfile): Traits
     setOwn(traitsUpdatedAt, key, anonymousSetAt);
   }
   return { traits, traitsUpdatedAt };
+}
+
+function hasKeys(record: JsonObject): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
 }
 
 function withoutPersonalData(profile: CustomerProfile): CustomerProfile {
@@ -316,7 +331,7 @@ function idOf(value: unknown): string | null {
  * The profile rebuilt in its one key and array order, with the values that derive from the rest
  * (contact fields from traits, sessions and averages in the metrics, the version) recomputed.
  */
-function canonicalProfile(profile: CustomerProfile): CustomerProfile {
+export function canonicalProfile(profile: CustomerProfile): CustomerProfile {
   const traits = sortedByKey(profile.traits);
   const traitsUpdatedAt = sortedByKey(profile.traitsUpdatedAt);
   const { metrics, supportTickets } = profile;

@@ -1,11 +1,13 @@
 export {
   assertLinks,
+  canonicalProfile,
   evolveProfile,
   initialProfile,
   linkedAnonymousId,
   markProfileMerged,
   mergeProfiles,
   profileEventTypes,
+  profileWith,
   profileReadsSealed,
   type CustomerMetrics,
   type CustomerProfile,

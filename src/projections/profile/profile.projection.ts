@@ -1,6 +1,6 @@
 import type { CustomerEvent } from '../../domain/customer-event.js';
 import { identityHash, normalizeIdentity, type Identity } from '../../domain/identity/identity.js';
-import { evolveProfile, initialProfile, markProfileMerged, mergeProfiles, profileReadsSealed, type CustomerProfile } from '../../domain/profile/index.js';
+import { canonicalProfile, initialProfile, markProfileMerged, mergeProfiles, profileReadsSealed, profileWith, type CustomerProfile } from '../../domain/profile/index.js';
 import type { Projection, ProjectionTransaction } from '../projection.js';
 import { foldCustomers, type CustomerEntry } from '../runner/customer-fold.js';
 
@@ -23,7 +23,8 @@ export class ProfileProjection implements Projection {
     const { entries, changed } = await foldCustomers<CustomerProfile, never>(
       events,
       {
-        evolve: (profile, event) => ({ state: evolveProfile(profile, event) }),
+        // Put in canonical form once, when written.
+        evolve: (profile, event) => ({ state: profileWith(profile, event) }),
         merge: (user, anonymous, link, anonymousCustomerId) => ({
           state: mergeProfiles(user ?? initialProfile(link.customerId), anonymous ?? initialProfile(anonymousCustomerId), link),
         }),
@@ -39,7 +40,7 @@ export class ProfileProjection implements Projection {
       },
     );
 
-    const written = [...changed].map((customerId) => entries.get(customerId)!.state!);
+    const written = [...changed].map((customerId) => canonicalProfile(entries.get(customerId)!.state!));
     write(
       `INSERT INTO ${profiles} (customer_id, profile, merged_into, forgotten, first_seen_at, last_seen_at)
        SELECT p->>'customerId', p, p->>'mergedInto', (p->>'forgotten')::boolean, (p->>'firstSeenAt')::timestamptz, (p->>'lastSeenAt')::timestamptz
