@@ -80,13 +80,24 @@ export function analyticsProperties(
 ): JsonObject {
   const eventType = catalog.get(type);
   if (!eventType || !properties) return {};
-  return declaredFields(eventType.schema, properties, 'properties', new Set(eventType.piiFields));
+  return declaredFields(eventType.schema, properties, 'properties', piiSetOf(eventType.piiFields));
 }
 
-function declaredFields(schema: JsonSchema, value: JsonObject, path: string, pii: Set<string>): JsonObject {
-  const declared = isObject(schema.properties) ? (schema.properties as Record<string, JsonSchema>) : {};
+// Every event of every analytics batch comes through here: a type's paths and a schema's fields are listed once.
+const piiSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+const declaredEntries = new WeakMap<JsonSchema, [string, JsonSchema][]>();
+
+function piiSetOf(paths: readonly string[]): ReadonlySet<string> {
+  let set = piiSets.get(paths);
+  if (!set) piiSets.set(paths, (set = new Set(paths)));
+  return set;
+}
+
+function declaredFields(schema: JsonSchema, value: JsonObject, path: string, pii: ReadonlySet<string>): JsonObject {
+  let declared = declaredEntries.get(schema);
+  if (!declared) declaredEntries.set(schema, (declared = isObject(schema.properties) ? Object.entries(schema.properties as Record<string, JsonSchema>) : []));
   const kept: JsonObject = {};
-  for (const [field, fieldSchema] of Object.entries(declared)) {
+  for (const [field, fieldSchema] of declared) {
     if (!Object.hasOwn(value, field)) continue;
     const described = describedValue(fieldSchema, value[field], field, `${path}.${field}`, pii);
     if (described !== undefined) kept[field] = described;
@@ -94,7 +105,7 @@ function declaredFields(schema: JsonSchema, value: JsonObject, path: string, pii
   return kept;
 }
 
-function describedValue(schema: JsonSchema, value: unknown, field: string, path: string, pii: Set<string>): unknown {
+function describedValue(schema: JsonSchema, value: unknown, field: string, path: string, pii: ReadonlySet<string>): unknown {
   if (pii.has(path)) return undefined;
   if (Array.isArray(value)) {
     const items = isObject(schema.items) ? (schema.items as JsonSchema) : {};
