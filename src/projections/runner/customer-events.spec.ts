@@ -38,17 +38,17 @@ function stored(customerId: string, type: string, sections: EventSections, { leg
 
 describe('customer events for the profile', () => {
   it('opens only the events whose sealed sections the profile reads', async () => {
-    const [identified, viewed, ordered, legacyView] = await toCustomerEvents(
-      [
-        stored('u1', 'Identified', { traits: { email: 'ada@example.com', plan: 'pro' }, context: { ip: '10.0.0.1' } }),
-        stored('u1', 'Page Viewed', { properties: { url: 'https://shop.example/?ref=ada@example.com' }, context: { ip: '10.0.0.1' } }),
-        stored('u1', 'Order Completed', { properties: { order_id: 'o1', revenue: 30, shipping_address: { city: 'Leeds' } } }),
-        stored('u1', 'Page Viewed', { properties: { url: 'https://shop.example/?ref=x' } }, { legacy: true }),
-      ],
-      catalog,
-      vault,
-      { openPersonalData: profileReadsSealed },
-    );
+    const page = [
+      stored('u1', 'Identified', { traits: { email: 'ada@example.com', plan: 'pro' }, context: { ip: '10.0.0.1' } }),
+      stored('u1', 'Page Viewed', { properties: { url: 'https://shop.example/?ref=ada@example.com' }, context: { ip: '10.0.0.1' } }),
+      stored('u1', 'Order Completed', { properties: { order_id: 'o1', revenue: 30, shipping_address: { city: 'Leeds' } } }),
+      stored('u1', 'Page Viewed', { properties: { url: 'https://shop.example/?ref=x' } }, { legacy: true }),
+    ];
+    const [identified, viewed, ordered, legacyView] = await toCustomerEvents(page, catalog, vault, { openPersonalData: profileReadsSealed });
+    // What it leaves closed is what a reader that opens nothing sees, the very same events.
+    const closed = await toCustomerEvents(page, catalog, vault, { openPersonalData: false });
+    expect(viewed).toBe(closed[1]);
+    expect([identified, ordered, legacyView].some((event, index) => event === closed[[0, 2, 3][index]!])).toBe(false);
     expect(identified).toMatchObject({ traits: { email: 'ada@example.com', plan: 'pro' }, context: { ip: '10.0.0.1' }, personalDataReadable: true });
     expect(identified!.personalDataWithheld).toBeUndefined();
     expect(viewed).toMatchObject({ properties: { url: 'https://shop.example/' }, context: {}, personalDataReadable: true, personalDataWithheld: true });

@@ -19,10 +19,11 @@ export async function toCustomerEvents(
   { openPersonalData }: { openPersonalData: PersonalDataNeed },
 ): Promise<CustomerEvent[]> {
   // A page the store hands to several projections is converted once for each way of opening it.
-  let converted = conversions.get(stored);
-  const known = converted?.get(openPersonalData);
+  const known = conversions.get(stored)?.get(openPersonalData);
   if (known) return known;
   const events = await convert(stored, catalog, keys, openPersonalData);
+  // Looked up again: conversions made while this one awaited stay.
+  let converted = conversions.get(stored);
   if (!converted) conversions.set(stored, (converted = new Map()));
   converted.set(openPersonalData, events);
   return events;
@@ -46,9 +47,12 @@ async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, ke
   const customerKeys = sealedOwners.length > 0 ? await keys.keysFor(sealedOwners, { create: false }) : new Map<string, Buffer | undefined>();
   const opens = (type: string, data: StoredCustomerData) =>
     typeof openPersonalData === 'boolean' ? openPersonalData : openPersonalData(type, data.sealedIn);
-  return stored.map((event) => {
+  // A reader that opens only some events sees the others as a closed reader does: the same objects serve both.
+  const closed = typeof openPersonalData === 'function' ? await toCustomerEvents(stored, catalog, keys, { openPersonalData: false }) : undefined;
+  return stored.map((event, index) => {
     const customerId = customerOf(event.stream);
     const data = event.data as StoredCustomerData;
+    if (closed && (!data.sealed || (customerKeys.get(customerId) && !opens(event.type, data)))) return closed[index]!;
     let sections = { properties: data.properties ?? {}, traits: data.traits ?? {}, context: data.context ?? {} };
     let personalDataReadable = true;
     let withheld = data.sealed !== undefined;
