@@ -198,9 +198,12 @@ export class ProjectionRunner {
           position = batch.at(-1)!.position;
         }
         if (batch.length < this.batchSize) {
-          await database.transaction(async (client) => {
+          const client = await database.pool.connect();
+          try {
             for (const table of this.projection.tables) await indexTwin(client, table);
-          });
+          } finally {
+            client.release();
+          }
           return true;
         }
       }

@@ -6,7 +6,9 @@ import { REBUILD_SUFFIX } from '../projection.js';
  * its projection only appends to): every other index would be updated row by row at random places
  * for the whole replay, where building it once from the filled table is a sort. The missing indexes
  * are built from the live table's definitions when the twin has caught up, before the swap, which
- * gives them the live names back.
+ * gives them the live names back. They are built `CONCURRENTLY`: a plain build holds a transaction id
+ * for its whole length, and readers of the log stop at the oldest one still running, so the live
+ * projections and subscriptions would stall until it ended (seconds at a million events).
  */
 
 /** A new, empty twin of `table`, without its secondary indexes (and without its primary key when `appendOnly`). */
@@ -15,17 +17,27 @@ export async function createTwin(client: pg.ClientBase, table: string, { appendO
   await client.query(`DROP TABLE IF EXISTS ${twin}`);
   await client.query(`CREATE TABLE ${twin} (LIKE ${table} INCLUDING ALL EXCLUDING INDEXES)`);
   if (appendOnly) return;
-  const primary = (await indexesOf(client, table)).find((index) => index.primary);
-  if (primary) await client.query(`ALTER TABLE ${twin} ADD PRIMARY KEY USING INDEX ${await createIndex(client, twin, primary)}`);
+  const live = await indexesOf(client, table);
+  const primary = live.findIndex((index) => index.primary);
+  if (primary >= 0) await client.query(`ALTER TABLE ${twin} ADD PRIMARY KEY USING INDEX ${await createIndex(client, twin, live, primary, { concurrently: false })}`);
 }
 
-/** Builds the live table's indexes that the twin lacks (a rebuild that resumes finds some built already). */
+/**
+ * Builds the live table's indexes that the twin lacks, each in a statement of its own (outside any
+ * transaction, as `CONCURRENTLY` requires). A build that failed left an invalid index: it is dropped
+ * and built again; a rebuild that resumes finds the others built already.
+ */
 export async function indexTwin(client: pg.ClientBase, table: string): Promise<void> {
   const twin = `${table}${REBUILD_SUFFIX}`;
-  const built = await indexesOf(client, twin);
-  for (const index of await indexesOf(client, table)) {
+  const built: TableIndex[] = [];
+  for (const index of await indexesOf(client, twin)) {
+    if (index.valid) built.push(index);
+    else await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${index.name}`);
+  }
+  const live = await indexesOf(client, table);
+  for (const [at, index] of live.entries()) {
     if (built.some((existing) => sameIndex(existing, index))) continue;
-    const name = await createIndex(client, twin, index);
+    const name = await createIndex(client, twin, live, at, { concurrently: true });
     if (index.primary) await client.query(`ALTER TABLE ${twin} ADD PRIMARY KEY USING INDEX ${name}`);
   }
 }
@@ -48,29 +60,34 @@ interface TableIndex {
   name: string;
   primary: boolean;
   unique: boolean;
+  valid: boolean;
   /** The definition after `USING`: method, columns, options and predicate. */
   method: string;
 }
 
 async function indexesOf(client: pg.ClientBase, table: string): Promise<TableIndex[]> {
-  const { rows } = await client.query<{ name: string; primary: boolean; unique: boolean; definition: string }>(
-    `SELECT index.relname AS name, entry.indisprimary AS primary, entry.indisunique AS unique, pg_get_indexdef(entry.indexrelid) AS definition
+  const { rows } = await client.query<{ name: string; primary: boolean; unique: boolean; valid: boolean; definition: string }>(
+    `SELECT index.relname AS name, entry.indisprimary AS primary, entry.indisunique AS unique, entry.indisvalid AS valid,
+            pg_get_indexdef(entry.indexrelid) AS definition
      FROM pg_index AS entry JOIN pg_class AS index ON index.oid = entry.indexrelid
      WHERE entry.indrelid = $1::regclass
      ORDER BY index.relname`,
     [table],
   );
-  return rows.map(({ name, primary, unique, definition }) => ({ name, primary, unique, method: definition.slice(definition.indexOf(' USING ') + ' USING '.length) }));
+  return rows.map(({ definition, ...index }) => ({ ...index, method: definition.slice(definition.indexOf(' USING ') + ' USING '.length) }));
 }
 
 function sameIndex(a: TableIndex, b: TableIndex): boolean {
   return a.primary === b.primary && a.unique === b.unique && a.method === b.method;
 }
 
-/** Creates `index` on the twin under a name of its own (the live one is taken until the swap); returns the name. */
-async function createIndex(client: pg.ClientBase, twin: string, index: TableIndex): Promise<string> {
-  const { rows } = await client.query<{ count: number }>('SELECT count(*)::int AS count FROM pg_index WHERE indrelid = $1::regclass', [twin]);
-  const name = `${twin}_${rows[0]!.count + 1}`;
-  await client.query(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${name} ON ${twin} USING ${index.method}`);
+/**
+ * Creates the live table's index number `at` on the twin, named by that number (the live name is taken
+ * until the swap); returns the name.
+ */
+async function createIndex(client: pg.ClientBase, twin: string, live: TableIndex[], at: number, { concurrently }: { concurrently: boolean }): Promise<string> {
+  const index = live[at]!;
+  const name = `${twin}_${at + 1}`;
+  await client.query(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${concurrently ? 'CONCURRENTLY ' : ''}${name} ON ${twin} USING ${index.method}`);
   return name;
 }
