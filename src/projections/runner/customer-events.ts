@@ -52,18 +52,12 @@ async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, ke
   return stored.map((event, index) => {
     const customerId = customerOf(event.stream);
     const data = event.data as StoredCustomerData;
-    if (closed && (!data.sealed || (customerKeys.get(customerId) && !opens(event.type, data)))) return closed[index]!;
-    let sections = { properties: data.properties ?? {}, traits: data.traits ?? {}, context: data.context ?? {} };
-    let personalDataReadable = true;
-    let withheld = data.sealed !== undefined;
-    if (data.sealed && openPersonalData !== false) {
-      const key = customerKeys.get(customerId);
-      if (!key) personalDataReadable = false;
-      else if (opens(event.type, data)) {
-        sections = mergePersonalData(sections, unseal(key, data.sealed, event.id) as JsonObject);
-        withheld = false;
-      }
-    }
+    const reading = data.sealed !== undefined && openPersonalData !== false;
+    const key = reading ? customerKeys.get(customerId) : undefined;
+    const opened = key !== undefined && opens(event.type, data);
+    if (closed && (!data.sealed || (key && !opened))) return closed[index]!;
+    const plain = { properties: data.properties ?? {}, traits: data.traits ?? {}, context: data.context ?? {} };
+    const sections = opened ? mergePersonalData(plain, unseal(key, data.sealed!, event.id) as JsonObject) : plain;
     // Built field by field rather than with conditional spreads: this runs for every event of every projection.
     const converted: CustomerEvent = {
       id: event.id,
@@ -81,8 +75,8 @@ async function convert(stored: readonly StoredEvent[], catalog: EventCatalog, ke
     converted.properties = sections.properties;
     converted.traits = sections.traits;
     converted.context = sections.context;
-    converted.personalDataReadable = personalDataReadable;
-    if (withheld) converted.personalDataWithheld = true;
+    converted.personalDataReadable = !reading || key !== undefined;
+    if (data.sealed && !opened) converted.personalDataWithheld = true;
     return converted;
   });
 }

@@ -198,12 +198,7 @@ export class ProjectionRunner {
           position = batch.at(-1)!.position;
         }
         if (batch.length < this.batchSize) {
-          const client = await database.pool.connect();
-          try {
-            for (const table of this.projection.tables) await indexTwin(client, table);
-          } finally {
-            client.release();
-          }
+          for (const table of this.projection.tables) await indexTwin(database, table);
           return true;
         }
       }

@@ -19,7 +19,7 @@ export async function createTwin(client: pg.ClientBase, table: string, { appendO
   if (appendOnly) return;
   const live = await indexesOf(client, table);
   const primary = live.findIndex((index) => index.primary);
-  if (primary >= 0) await client.query(`ALTER TABLE ${twin} ADD PRIMARY KEY USING INDEX ${await createIndex(client, twin, live, primary, { concurrently: false })}`);
+  if (primary >= 0) await client.query(`ALTER TABLE ${twin} ADD PRIMARY KEY USING INDEX ${await createIndex(client, twin, live[primary]!, twinIndexName(twin, primary), { concurrently: false })}`);
 }
 
 /**
@@ -27,7 +27,7 @@ export async function createTwin(client: pg.ClientBase, table: string, { appendO
  * transaction, as `CONCURRENTLY` requires). A build that failed left an invalid index: it is dropped
  * and built again; a rebuild that resumes finds the others built already.
  */
-export async function indexTwin(client: pg.ClientBase, table: string): Promise<void> {
+export async function indexTwin(client: Queryable, table: string): Promise<void> {
   const twin = `${table}${REBUILD_SUFFIX}`;
   const built: TableIndex[] = [];
   for (const index of await indexesOf(client, twin)) {
@@ -37,7 +37,7 @@ export async function indexTwin(client: pg.ClientBase, table: string): Promise<v
   const live = await indexesOf(client, table);
   for (const [at, index] of live.entries()) {
     if (built.some((existing) => sameIndex(existing, index))) continue;
-    const name = await createIndex(client, twin, live, at, { concurrently: true });
+    const name = await createIndex(client, twin, index, twinIndexName(twin, at), { concurrently: true });
     if (index.primary) await client.query(`ALTER TABLE ${twin} ADD PRIMARY KEY USING INDEX ${name}`);
   }
 }
@@ -56,6 +56,11 @@ export async function swapTwin(client: pg.ClientBase, table: string): Promise<vo
   }
 }
 
+/** A connection (in a transaction), or the pool: the index builds run outside any. */
+interface Queryable {
+  query<Row extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>>;
+}
+
 interface TableIndex {
   name: string;
   primary: boolean;
@@ -65,7 +70,7 @@ interface TableIndex {
   method: string;
 }
 
-async function indexesOf(client: pg.ClientBase, table: string): Promise<TableIndex[]> {
+async function indexesOf(client: Queryable, table: string): Promise<TableIndex[]> {
   const { rows } = await client.query<{ name: string; primary: boolean; unique: boolean; valid: boolean; definition: string }>(
     `SELECT index.relname AS name, entry.indisprimary AS primary, entry.indisunique AS unique, entry.indisvalid AS valid,
             pg_get_indexdef(entry.indexrelid) AS definition
@@ -77,17 +82,17 @@ async function indexesOf(client: pg.ClientBase, table: string): Promise<TableInd
   return rows.map(({ definition, ...index }) => ({ ...index, method: definition.slice(definition.indexOf(' USING ') + ' USING '.length) }));
 }
 
+/** Named by the live index's place among the live table's indexes: the same name when a resumed rebuild builds it again. */
+function twinIndexName(twin: string, at: number): string {
+  return `${twin}_${at + 1}`;
+}
+
 function sameIndex(a: TableIndex, b: TableIndex): boolean {
   return a.primary === b.primary && a.unique === b.unique && a.method === b.method;
 }
 
-/**
- * Creates the live table's index number `at` on the twin, named by that number (the live name is taken
- * until the swap); returns the name.
- */
-async function createIndex(client: pg.ClientBase, twin: string, live: TableIndex[], at: number, { concurrently }: { concurrently: boolean }): Promise<string> {
-  const index = live[at]!;
-  const name = `${twin}_${at + 1}`;
+/** Creates `index` on the twin under `name` (the live name is taken until the swap); returns the name. */
+async function createIndex(client: Queryable, twin: string, index: TableIndex, name: string, { concurrently }: { concurrently: boolean }): Promise<string> {
   await client.query(`CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${concurrently ? 'CONCURRENTLY ' : ''}${name} ON ${twin} USING ${index.method}`);
   return name;
 }
