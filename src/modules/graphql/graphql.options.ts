@@ -13,6 +13,7 @@ import type { ApiKeyring, Principal } from '../auth/api-keys.js';
 import { presentedKey } from '../auth/authorize.js';
 import { describeError } from '../core/error-codes.js';
 import type { Logger } from '../logging/logger.js';
+import { CompiledExecution } from './compiled-execution.js';
 import { GRAPHQL_PATH } from './graphql-posts.js';
 import type { AccessLog } from '../privacy/access-log.js';
 import { flushPersonalReads, personalDataPlugin, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
@@ -56,7 +57,13 @@ export function graphqlContext(keyring: ApiKeyring) {
   };
 }
 
-export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logger, accessLog: AccessLog, extensions: string[] = []): ApolloDriverConfig {
+/**
+ * Nest's Apollo options, with `gateway` (Apollo Server's own option, which Nest's `ApolloDriverConfig`
+ * leaves out of its type and passes on): the compiled execution of queries and mutations.
+ */
+export type TrailmapGraphQLOptions = ApolloDriverConfig & { gateway: CompiledExecution };
+
+export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logger, accessLog: AccessLog, extensions: string[] = []): TrailmapGraphQLOptions {
   const development = config.NODE_ENV !== 'production';
   const armor = new ApolloArmor({
     // Introspection (the classic deep query) is counted where it is served at all: production serves none.
@@ -69,10 +76,13 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     // Suggestions ("did you mean …") describe the schema; production keeps it to itself.
     blockFieldSuggestion: { enabled: !development },
   }).protect();
-  const options: ApolloDriverConfig = {
+  const execution = new CompiledExecution();
+  const options: TrailmapGraphQLOptions = {
     path: GRAPHQL_PATH,
     typeDefs: [contractTypeDefs, ...extensions],
     resolvers: { DateTime, JSON: JSONResolver },
+    transformSchema: execution.serve,
+    gateway: execution,
     subscriptions: { 'graphql-ws': graphqlWsOptions(keyring, accessLog, (formatted, error) => options.formatError!(formatted, error)) },
     introspection: development,
     graphiql: development,
