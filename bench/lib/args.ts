@@ -24,6 +24,7 @@ export function benchOptions(argv: string[]) {
       rate: { type: 'string' },
       mode: { type: 'string' },
       sizes: { type: 'string' },
+      phase: { type: 'string' },
       huge: { type: 'boolean', default: false },
       projections: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
