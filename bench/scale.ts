@@ -29,8 +29,7 @@ export function scale(argv: string[]): Promise<Outcome> {
       const log = await logSize(cluster.url);
       const rebuilt = await rebuildAll(server, log.events, cluster.postmasterPid);
       await bench.stopServer(server, label);
-      const row = { ...loadedRow(size, load, log), ...rebuiltFields(rebuilt) };
-      row.maxRssMiB = Math.max(row.maxRssMiB, rebuilt.rss.maxMiB);
+      const row = withRebuild(loadedRow(size, load, log), rebuilt);
       note(`${size.toLocaleString()}: ingest ${row.ingestMicrosPerEvent} µs/event, rebuild ${row.rebuildMicrosPerEvent} µs/event, max RSS ${row.maxRssMiB} MiB`);
       return row;
     };
@@ -57,7 +56,7 @@ export function scale(argv: string[]): Promise<Outcome> {
 type Loaded = Awaited<ReturnType<typeof loadDemo>>;
 type Rebuilt = Awaited<ReturnType<typeof rebuildAll>>;
 type LoadedRow = ReturnType<typeof loadedRow>;
-type Row = LoadedRow & Partial<ReturnType<typeof rebuiltFields>>;
+type Row = LoadedRow & Partial<ReturnType<typeof withRebuild>>;
 
 function loadedRow(size: number, load: Loaded, log: Awaited<ReturnType<typeof logSize>>) {
   return {
@@ -74,8 +73,11 @@ function loadedRow(size: number, load: Loaded, log: Awaited<ReturnType<typeof lo
   };
 }
 
-function rebuiltFields(rebuilt: Rebuilt) {
+/** A loaded size with its rebuild: the rebuild's figures, and the larger RSS of the two. */
+function withRebuild(loaded: LoadedRow, rebuilt: Rebuilt) {
   return {
+    ...loaded,
+    maxRssMiB: Math.max(loaded.maxRssMiB, rebuilt.rss.maxMiB),
     rebuildEventsPerSecond: round(rebuilt.eventsPerSecond),
     rebuildMicrosPerEvent: round(1e6 / rebuilt.eventsPerSecond),
     rebuildRssGrowthMiB: rebuilt.rss.growthMiB,
@@ -199,7 +201,7 @@ async function splitRun(bench: Bench, phase: 'load' | 'rebuild', sizes: number[]
   const log = await logSize(cluster.url);
   const rebuilt = await rebuildAll(server, log.events, cluster.postmasterPid);
   await bench.stopServer(server, `scale ${largest.toLocaleString()} rebuild`);
-  const largestRow: Row = { ...kept.loaded, ...rebuiltFields(rebuilt), maxRssMiB: Math.max(kept.loaded.maxRssMiB, rebuilt.rss.maxMiB) };
+  const largestRow = withRebuild(kept.loaded, rebuilt);
   note(`${largest.toLocaleString()}: rebuild ${largestRow.rebuildMicrosPerEvent} µs/event, max RSS ${largestRow.maxRssMiB} MiB`);
   // The kept database has served its purpose: the smallest size again, on the same PostgreSQL.
   await resetDatabase(cluster, logger);

@@ -22,10 +22,14 @@ type Execution = CompiledQuery | 'interpreted';
  */
 export class CompiledExecution implements GatewayInterface {
   private schema?: GraphQLSchema;
-  private readonly seen = new WeakSet<DocumentNode>();
+  /** Each document seen, with its operations compiled so far (none the first time it is seen). */
   private readonly executions = new WeakMap<DocumentNode, Map<string, Execution>>();
+  private compiled = 0;
+
   /** How many operations have been compiled (a document's each operation counts once). */
-  compiledDocuments = 0;
+  get compiledDocuments(): number {
+    return this.compiled;
+  }
 
   /** Nest's `transformSchema`: the schema to execute against, served as it is. */
   readonly serve = (schema: GraphQLSchema): GraphQLSchema => {
@@ -60,18 +64,17 @@ export class CompiledExecution implements GatewayInterface {
   }
 
   private executionOf(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): Execution {
-    if (!this.seen.has(document)) {
-      this.seen.add(document);
+    const byOperation = this.executions.get(document);
+    if (!byOperation) {
+      this.executions.set(document, new Map());
       return 'interpreted';
     }
-    let byOperation = this.executions.get(document);
-    if (!byOperation) this.executions.set(document, (byOperation = new Map()));
     const key = operationName ?? '';
     let execution = byOperation.get(key);
     if (execution === undefined) {
       const compiled = compileQuery(schema, document, operationName);
       execution = isCompiledQuery(compiled) ? compiled : 'interpreted';
-      if (execution !== 'interpreted') this.compiledDocuments += 1;
+      if (execution !== 'interpreted') this.compiled += 1;
       byOperation.set(key, execution);
     }
     return execution;
