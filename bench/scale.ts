@@ -5,17 +5,21 @@ import { resetDatabase } from './lib/cluster.js';
 import { round, runBenchmark, type Bench, type Outcome } from './lib/harness.js';
 import { loadDemo, logSize, rebuildAll } from './lib/replay.js';
 import { note, type Figure } from './lib/report.js';
+import type { TrailmapServer } from './lib/server.js';
 
 export const description = 'scale: ingest and rebuild at 100k and 1M events (10M with --huge): cost per event per size, and the server RSS';
 
 const RSS_LIMIT_MIB = 1024;
+const API_ONLY = ' (loaded API only, the projections built after each load)';
 /** Cost per event counts as flat when the largest size costs at most this much more than the smallest. */
 const FLAT_FACTOR = 1.25;
 
 /**
  * Scale: for each size, a fresh database, N demo events loaded through /v1/batch (projections on), then
  * every projection rebuilt; the cost per event (µs of wall time) of both per size, and the server's
- * maximum RSS throughout.
+ * maximum RSS throughout. `--projections off` loads through an API-only server, then starts one with
+ * its projections, which build themselves from the whole log (as a rebuild does): the log's cost and
+ * the projections' cost, each on its own, in about half the time.
  */
 export function scale(argv: string[]): Promise<Outcome> {
   return runBenchmark('scale', argv, async (bench) => {
@@ -23,17 +27,36 @@ export function scale(argv: string[]): Promise<Outcome> {
     const sizes = options.list('sizes', [100_000, 1_000_000]);
     if (options.values.huge) sizes.push(10_000_000);
     const phase = options.text('phase', 'whole', ['whole', 'load', 'rebuild'] as const);
+    const projections = options.text('projections', 'worker', ['worker', 'off'] as const);
+    // One pair of keys for the run: a server started after an API-only load must open what it sealed.
+    const keys = { TRAILMAP_MASTER_KEY: randomBytes(32).toString('base64'), TRAILMAP_PSEUDONYM_KEY: randomBytes(32).toString('base64') };
+    /**
+     * Rebuilds every projection on the loaded server, and stops it. After an API-only load
+     * (`--projections off`), a server with its projections is started instead: they have never seen
+     * the log, so they build themselves by a rebuild.
+     */
+    const rebuild = async (server: TrailmapServer, events: number, label: string, env: Record<string, string> = keys): Promise<Rebuilt> => {
+      if (projections === 'worker') {
+        const rebuilt = await rebuildAll(server, events, cluster.postmasterPid);
+        await bench.stopServer(server, label);
+        return rebuilt;
+      }
+      await bench.stopServer(server, `${label} load`);
+      const builder = await bench.startServer({ env });
+      const rebuilt = await rebuildAll(builder, events, cluster.postmasterPid, { ask: false });
+      await bench.stopServer(builder, `${label} build`);
+      return rebuilt;
+    };
     const measure = async (size: number, label: string): Promise<Row> => {
-      const server = await bench.startServer();
-      const load = await loadDemo(server, size, cluster);
+      const server = await bench.startServer({ projections, env: keys });
+      const load = await loadDemo(server, size, cluster, { projections: projections !== 'off' });
       const log = await logSize(cluster.url);
-      const rebuilt = await rebuildAll(server, log.events, cluster.postmasterPid);
-      await bench.stopServer(server, label);
+      const rebuilt = await rebuild(server, log.events, label);
       const row = withRebuild(loadedRow(size, load, log), rebuilt);
       note(`${size.toLocaleString()}: ingest ${row.ingestMicrosPerEvent} µs/event, rebuild ${row.rebuildMicrosPerEvent} µs/event, max RSS ${row.maxRssMiB} MiB`);
       return row;
     };
-    if (phase !== 'whole') return splitRun(bench, phase, sizes, measure);
+    if (phase !== 'whole') return splitRun(bench, { phase, sizes, projections, keys }, measure, rebuild);
 
     // The host's speed drifts over a long run (a 1M load takes minutes, a 100k one seconds): the smallest
     // size is measured again after the largest, and its cost is the mean of the two measurements.
@@ -45,9 +68,9 @@ export function scale(argv: string[]): Promise<Outcome> {
     }
     const rows = sizes.map((size) => meanRow(measured.filter((row) => row.size === size)));
     return {
-      title: `Scale — ${sizes.map((size) => size.toLocaleString()).join(', ')} events`,
+      title: `Scale — ${sizes.map((size) => size.toLocaleString()).join(', ')} events${projections === 'off' ? API_ONLY : ''}`,
       figures: scaleFigures(rows),
-      options: { sizes },
+      options: { sizes, projections },
       details: { sizes: rows, loads: measured },
     };
   });
@@ -149,6 +172,7 @@ function scaleFigures(rows: ReturnType<typeof meanRow>[]): Figure[] {
 /** What the load phase leaves in the data folder for the rebuild phase. */
 interface KeptLoad {
   size: number;
+  projections: 'worker' | 'off';
   /** The server's keys: the rebuild must open what the load sealed, and pseudonymize alike. */
   keys: Record<string, string>;
   loaded: LoadedRow;
@@ -166,8 +190,14 @@ const KEPT_LOAD_FILE = 'scale-kept-load.json';
  * phases: the largest size's load from the first run, its rebuild from the second, and the smallest
  * size's mean of the two hours.
  */
-async function splitRun(bench: Bench, phase: 'load' | 'rebuild', sizes: number[], measure: (size: number, label: string) => Promise<Row>): Promise<Outcome> {
+async function splitRun(
+  bench: Bench,
+  { phase, sizes, projections, keys }: { phase: 'load' | 'rebuild'; sizes: number[]; projections: 'worker' | 'off'; keys: Record<string, string> },
+  measure: (size: number, label: string) => Promise<Row>,
+  rebuild: (server: TrailmapServer, events: number, label: string, env: Record<string, string>) => Promise<Rebuilt>,
+): Promise<Outcome> {
   const { cluster, logger } = bench;
+  const title = (what: string) => `Scale — ${sizes.map((size) => size.toLocaleString()).join(', ')} events (${what})${projections === 'off' ? API_ONLY : ''}`;
   const folder = bench.options.values['data-dir'];
   if (!folder || sizes.length !== 2) {
     throw new Error('--phase load|rebuild takes --data-dir D and two sizes (--sizes 100k --huge, or --sizes 100k,1m): the smallest is measured whole, the largest loaded into D, then rebuilt from it');
@@ -177,18 +207,17 @@ async function splitRun(bench: Bench, phase: 'load' | 'rebuild', sizes: number[]
   if (phase === 'load') {
     const reference = await measure(smallest, `scale ${smallest.toLocaleString()}`);
     await resetDatabase(cluster, logger);
-    const keys = { TRAILMAP_MASTER_KEY: randomBytes(32).toString('base64'), TRAILMAP_PSEUDONYM_KEY: randomBytes(32).toString('base64') };
-    const server = await bench.startServer({ env: keys });
-    const load = await loadDemo(server, largest, cluster);
+    const server = await bench.startServer({ projections, env: keys });
+    const load = await loadDemo(server, largest, cluster, { projections: projections !== 'off' });
     const loaded = loadedRow(largest, load, await logSize(cluster.url));
     await bench.stopServer(server, `scale ${largest.toLocaleString()} load`);
-    await fs.writeFile(file, JSON.stringify({ size: largest, keys, loaded, reference } satisfies KeptLoad));
+    await fs.writeFile(file, JSON.stringify({ size: largest, projections, keys, loaded, reference } satisfies KeptLoad));
     note(`${largest.toLocaleString()}: ingest ${loaded.ingestMicrosPerEvent} µs/event, max RSS ${loaded.maxRssMiB} MiB; kept in ${folder} for --phase rebuild`);
     const rows = [meanRow([reference]), meanRow([loaded])];
     return {
-      title: `Scale — ${sizes.map((size) => size.toLocaleString()).join(', ')} events (load phase: ${largest.toLocaleString()} loaded and kept)`,
+      title: title(`load phase: ${largest.toLocaleString()} loaded and kept`),
       figures: scaleFigures(rows),
-      options: { sizes, phase },
+      options: { sizes, phase, projections },
       details: { sizes: rows, loads: [reference, loaded], keptIn: folder },
     };
   }
@@ -196,11 +225,11 @@ async function splitRun(bench: Bench, phase: 'load' | 'rebuild', sizes: number[]
     throw new Error(`${file} is missing: run --phase load with the same --data-dir first`);
   })) as KeptLoad;
   if (kept.size !== largest) throw new Error(`${folder} holds ${kept.size.toLocaleString()} events loaded, not ${largest.toLocaleString()}`);
-  const server = await bench.startServer({ env: kept.keys });
-  await server.projectionsCaughtUp();
+  if (kept.projections !== projections) throw new Error(`${folder} was loaded with --projections ${kept.projections}: rebuild it with the same`);
+  const server = await bench.startServer({ projections, env: kept.keys });
+  if (projections !== 'off') await server.projectionsCaughtUp();
   const log = await logSize(cluster.url);
-  const rebuilt = await rebuildAll(server, log.events, cluster.postmasterPid);
-  await bench.stopServer(server, `scale ${largest.toLocaleString()} rebuild`);
+  const rebuilt = await rebuild(server, log.events, `scale ${largest.toLocaleString()} rebuild`, kept.keys);
   const largestRow = withRebuild(kept.loaded, rebuilt);
   note(`${largest.toLocaleString()}: rebuild ${largestRow.rebuildMicrosPerEvent} µs/event, max RSS ${largestRow.maxRssMiB} MiB`);
   // The kept database has served its purpose: the smallest size again, on the same PostgreSQL.
@@ -209,9 +238,9 @@ async function splitRun(bench: Bench, phase: 'load' | 'rebuild', sizes: number[]
   const again = await measure(smallest, `scale ${smallest.toLocaleString()} again`);
   const rows = [meanRow([kept.reference, again]), meanRow([largestRow])];
   return {
-    title: `Scale — ${sizes.map((size) => size.toLocaleString()).join(', ')} events (${largest.toLocaleString()} loaded in an earlier run, rebuilt in this one)`,
+    title: title(`${largest.toLocaleString()} loaded in an earlier run, rebuilt in this one`),
     figures: scaleFigures(rows),
-    options: { sizes, phase },
+    options: { sizes, phase, projections },
     details: { sizes: rows, loads: [kept.reference, largestRow, again] },
   };
 }

@@ -48,6 +48,8 @@ class AppendingProjection implements Projection {
   readonly liveGatherMs = 10;
   /** The indexes of each twin as the rebuild's first batch found them. */
   twinIndexes?: Record<string, string[]>;
+  /** Batches applied to the live tables. */
+  liveBatches = 0;
 
   constructor(readonly name: string) {
     const prefix = name.replaceAll('-', '_');
@@ -57,6 +59,7 @@ class AppendingProjection implements Projection {
 
   async apply(events: readonly CustomerEvent[], { client, table, live }: ProjectionTransaction): Promise<void> {
     const [counts, seen] = this.tables.map((name) => table(name)) as [string, string];
+    if (live) this.liveBatches += 1;
     if (!live && !this.twinIndexes) {
       this.twinIndexes = Object.fromEntries(await Promise.all([counts, seen].map(async (twin) => [twin, (await indexesOf(client, twin)).map(({ definition }) => definition)])));
     }
@@ -249,6 +252,36 @@ describe('the projection runner', () => {
       [customers],
     );
     expect(rows).toEqual([...customers].sort().map((customer_id) => ({ customer_id, events: 40, seen: 40 })));
+  }, 60_000);
+
+  it('builds a projection new to a log that already holds events as a rebuild: into twins, none of it applied live, then swapped in', async () => {
+    const projection = new AppendingProjection(`late-${randomUUID().slice(0, 6)}`);
+    const [counts, seen] = projection.tables as [string, string];
+    await database.query(`CREATE TABLE ${counts} (customer_id text PRIMARY KEY, events integer NOT NULL)`);
+    await database.query(`CREATE INDEX ${counts}_busiest ON ${counts} (events DESC)`);
+    await database.query(`CREATE TABLE ${seen} (customer_id text NOT NULL, event_id uuid NOT NULL, PRIMARY KEY (customer_id, event_id))`);
+    const customers = Array.from({ length: 3 }, () => randomUUID());
+    for (const customer of customers) await appendTo(customer, 40);
+    const all = (await database.query<{ total: string }>("SELECT count(*) AS total FROM event_store_events WHERE stream LIKE 'customer-%'")).rows[0]!.total;
+
+    run(projection);
+    await until(async () => {
+      const { rows } = await database.query<{ done: boolean }>(
+        "SELECT state = 'LIVE' AND NOT rebuilding AND rebuild_requested_at IS NULL AND processed = $2 AS done FROM projection_checkpoints WHERE name = $1",
+        [projection.name, all],
+      );
+      return rows[0]?.done;
+    }, 30_000);
+
+    expect(projection.twinIndexes).toEqual({ [`${counts}__rebuild`]: ['btree (customer_id)'], [`${seen}__rebuild`]: [] });
+    expect(projection.liveBatches).toBe(0);
+    expect((await indexesOf(database, counts)).map(({ name }) => name)).toEqual([`${counts}_busiest`, `${counts}_pkey`]);
+    const { rows } = await database.query<{ customer_id: string; events: number }>(`SELECT * FROM ${counts} WHERE customer_id = ANY($1::text[]) ORDER BY 1`, [customers]);
+    expect(rows).toEqual([...customers].sort().map((customer_id) => ({ customer_id, events: 40 })));
+
+    // From then on it is live.
+    await appendTo(customers[0]!, 1);
+    await until(async () => projection.liveBatches > 0 && (await database.query(`SELECT 1 FROM ${counts} WHERE customer_id = $1 AND events = 41`, [customers[0]])).rows.length === 1);
   }, 60_000);
 
   it('resumes an interrupted rebuild where it stopped and swaps in the same content as a clean build', async () => {

@@ -7,8 +7,12 @@ import { CpuMeter, RssSampler } from './system.js';
 import { trailmap } from './trailmap.js';
 import { DEMO_DAYS, demoStart } from './workload.js';
 
-/** Loads about `events` demo messages through /v1/batch with the project's sender (100 a request, 4 in flight), projections running. */
-export async function loadDemo(server: TrailmapServer, events: number, cluster: Cluster) {
+/**
+ * Loads about `events` demo messages through /v1/batch with the project's sender (100 a request, 4 in
+ * flight), and waits for the server's projections to catch up (`projections: false`: an API-only server,
+ * nothing to wait for).
+ */
+export async function loadDemo(server: TrailmapServer, events: number, cluster: Cluster, { projections = true } = {}) {
   const { estimateMessageCount } = await trailmap.journeys();
   const { sendDemoTraffic } = await trailmap.sendDemo();
   const start = demoStart();
@@ -51,15 +55,17 @@ export async function loadDemo(server: TrailmapServer, events: number, cluster: 
   snapshots.push(snapshot(sent.messages));
   const statements = statementSpans(await Promise.all(snapshots));
   const tables = cluster.statementsUrl ? await tableCounters(server.databaseUrl) : undefined;
-  note(`loaded ${sent.messages.toLocaleString()} messages in ${sent.seconds.toFixed(1)} s (PostgreSQL: ${postgres.walBytesPerEvent} B of WAL an event, ${postgres.fullPageImagesPer1000Events} full-page images a 1,000, ${postgres.checkpoints} checkpoints, ${postgres.blocksReadPerEvent} blocks read outside shared_buffers an event); waiting for the projections to catch up`);
+  note(`loaded ${sent.messages.toLocaleString()} messages in ${sent.seconds.toFixed(1)} s (PostgreSQL: ${postgres.walBytesPerEvent} B of WAL an event, ${postgres.fullPageImagesPer1000Events} full-page images a 1,000, ${postgres.checkpoints} checkpoints, ${postgres.blocksReadPerEvent} blocks read outside shared_buffers an event)${projections ? '; waiting for the projections to catch up' : ''}`);
   const catchUpStarted = monotonicMs();
   let lastNote = 0;
-  await server.projectionsCaughtUp(60 * 60_000, (checkpoints) => {
-    const seconds = (monotonicMs() - catchUpStarted) / 1000;
-    if (seconds - lastNote < 15) return;
-    lastNote = seconds;
-    note(`  catching up: ${checkpoints.map((checkpoint) => `${checkpoint.name} at ${checkpoint.position ?? 'start'}`).join(', ')} (head ${checkpoints[0]?.head})`);
-  });
+  if (projections) {
+    await server.projectionsCaughtUp(60 * 60_000, (checkpoints) => {
+      const seconds = (monotonicMs() - catchUpStarted) / 1000;
+      if (seconds - lastNote < 15) return;
+      lastNote = seconds;
+      note(`  catching up: ${checkpoints.map((checkpoint) => `${checkpoint.name} at ${checkpoint.position ?? 'start'}`).join(', ')} (head ${checkpoints[0]?.head})`);
+    });
+  }
   const catchUpSeconds = (monotonicMs() - catchUpStarted) / 1000;
   const memory = rss.stop();
   return {
@@ -111,17 +117,33 @@ export function logSize(url: string): Promise<{ events: number; averageJsonbByte
 /**
  * Rebuilds every projection by replay at once (`rebuildProjection` for each, as an operator would)
  * and waits until all have swapped in, watching the checkpoints table (not the `projections` query,
- * whose lag counts would load PostgreSQL); RSS of the server sampled throughout.
+ * whose lag counts would load PostgreSQL); RSS of the server sampled throughout. `ask: false`: a
+ * server started on a log its projections have never seen builds them by a rebuild on its own; the
+ * clock starts when their runners connected, not when the server was started.
  */
-export async function rebuildAll(server: TrailmapServer, events: number, postmasterPid: number) {
+export async function rebuildAll(server: TrailmapServer, events: number, postmasterPid: number, { ask = true } = {}) {
   const names = (await server.projections()).map((status) => status.name);
   const watcher = new pg.Client({ connectionString: server.databaseUrl, application_name: 'bench-watch' });
   await watcher.connect();
   const rss = new RssSampler(server.pid, 250).start();
   const meter = new CpuMeter(server.pid, postmasterPid);
-  const started = monotonicMs();
+  let started = monotonicMs();
   try {
-    for (const name of names) await server.graphql('mutation Rebuild($name: String!) { rebuildProjection(name: $name) { name } }', { name });
+    if (ask) {
+      for (const name of names) await server.graphql('mutation Rebuild($name: String!) { rebuildProjection(name: $name) { name } }', { name });
+    } else {
+      // The runners claim their projections as soon as they have connected, in the server's first seconds.
+      for (const deadline = monotonicMs() + 60_000; ; await sleep(20)) {
+        const { rows } = await watcher.query<{ ago: number | null }>(
+          `SELECT extract(epoch FROM clock_timestamp() - min(backend_start)) * 1000 AS ago FROM pg_stat_activity WHERE starts_with(application_name, 'trailmap-projection-')`,
+        );
+        if (rows[0]?.ago != null) {
+          started = monotonicMs() - Number(rows[0].ago);
+          break;
+        }
+        if (monotonicMs() > deadline) throw new Error(`no projection runner connected within 60 s; see ${server.logFile}`);
+      }
+    }
     const finished = new Map<string, number>();
     const progress: { seconds: number; processed: number }[] = [];
     let lastNote = 0;

@@ -119,7 +119,7 @@ export class ProjectionRunner {
 
   /** Runs while this instance holds the projection's lock on `client`. */
   private async lead(client: pg.Client): Promise<void> {
-    await client.query('INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [this.name]);
+    await this.claim(client);
     while (!this.stopping.signal.aborted) {
       const control = new AbortController();
       const abort = () => control.abort();
@@ -131,7 +131,9 @@ export class ProjectionRunner {
         // A failed projection waits for an operator's rebuild, even one that was under way when it failed.
         const rebuilding = checkpoint.rebuild_requested_at !== null || (checkpoint.rebuilding && !failed);
         if (rebuilding) {
-          const following = failed ? Promise.resolve() : this.follow(client, checkpoint.position, control.signal).catch(() => undefined);
+          // A projection that has applied nothing yet has nothing live to keep current: the rebuild alone builds it.
+          const following =
+            failed || checkpoint.position === null ? Promise.resolve() : this.follow(client, checkpoint.position, control.signal).catch(() => undefined);
           const ready = await this.rebuild(checkpoint, control.signal);
           control.abort();
           await following;
@@ -148,6 +150,24 @@ export class ProjectionRunner {
         this.stopping.signal.removeEventListener('abort', abort);
       }
     }
+  }
+
+  /**
+   * The projection's checkpoint, made on its first run. A projection new to a log that already holds
+   * customer events (a projection added to a running deployment, a first start on an imported or
+   * restored log) is built as a rebuild: twin tables without their secondary indexes, indexed once,
+   * then swapped in, where applying the whole log event by event to the live tables would update
+   * every index row by row, and announce years of old stage changes to live subscribers.
+   */
+  private async claim(client: pg.Client): Promise<void> {
+    const { rows } = await client.query('SELECT 1 FROM projection_checkpoints WHERE name = $1', [this.name]);
+    if (rows.length > 0) return;
+    const logged = (await this.dependencies.store.readAll({ limit: 1, streamPrefix: CUSTOMER_STREAM_PREFIX })).length > 0;
+    await client.query(
+      'INSERT INTO projection_checkpoints (name, rebuild_requested_at) VALUES ($1, CASE WHEN $2 THEN now() END) ON CONFLICT (name) DO NOTHING',
+      [this.name, logged],
+    );
+    if (logged) this.dependencies.logger.info({ projection: this.name }, 'new projection on a log that holds events: built by a rebuild');
   }
 
   /** Applies the live log to the live tables until `signal` aborts. */
