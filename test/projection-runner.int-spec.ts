@@ -112,6 +112,22 @@ describe('the projection runner', () => {
     return projection;
   }
 
+  /** An appending projection with its tables: the counts with a secondary index, the append-only table with one. */
+  async function appendingProjectionNamed(prefix: string) {
+    const projection = new AppendingProjection(`${prefix}-${randomUUID().slice(0, 6)}`);
+    const [counts, seen] = projection.tables as [string, string];
+    await database.query(`CREATE TABLE ${counts} (customer_id text PRIMARY KEY, events integer NOT NULL)`);
+    await database.query(`CREATE INDEX ${counts}_busiest ON ${counts} (events DESC)`);
+    await database.query(`CREATE TABLE ${seen} (customer_id text NOT NULL, event_id uuid NOT NULL, PRIMARY KEY (customer_id, event_id))`);
+    await database.query(`CREATE INDEX ${seen}_event ON ${seen} (event_id)`);
+    return { projection, counts, seen };
+  }
+
+  /** Events of customer streams in the log, as the checkpoint counts them. */
+  async function customerEvents() {
+    return (await database.query<{ total: string }>("SELECT count(*) AS total FROM event_store_events WHERE stream LIKE 'customer-%'")).rows[0]!.total;
+  }
+
   function run(projection: Projection, runnerDatabase = database, takeoverIntervalMs = 100) {
     const runner = new ProjectionRunner(projection, {
       database: runnerDatabase,
@@ -220,12 +236,7 @@ describe('the projection runner', () => {
   });
 
   it('fills a rebuild’s twins with their primary keys only, append-only ones with no index, and swaps in every index under its name', async () => {
-    const projection = new AppendingProjection(`indexed-${randomUUID().slice(0, 6)}`);
-    const [counts, seen] = projection.tables as [string, string];
-    await database.query(`CREATE TABLE ${counts} (customer_id text PRIMARY KEY, events integer NOT NULL)`);
-    await database.query(`CREATE INDEX ${counts}_busiest ON ${counts} (events DESC)`);
-    await database.query(`CREATE TABLE ${seen} (customer_id text NOT NULL, event_id uuid NOT NULL, PRIMARY KEY (customer_id, event_id))`);
-    await database.query(`CREATE INDEX ${seen}_event ON ${seen} (event_id)`);
+    const { projection, counts, seen } = await appendingProjectionNamed('indexed');
     const indexes = async () => [...(await indexesOf(database, counts)), ...(await indexesOf(database, seen))];
     const before = await indexes();
     await database.query('INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)', [projection.name, await store.headPosition()]);
@@ -255,14 +266,10 @@ describe('the projection runner', () => {
   }, 60_000);
 
   it('builds a projection new to a log that already holds events as a rebuild: into twins, none of it applied live, then swapped in', async () => {
-    const projection = new AppendingProjection(`late-${randomUUID().slice(0, 6)}`);
-    const [counts, seen] = projection.tables as [string, string];
-    await database.query(`CREATE TABLE ${counts} (customer_id text PRIMARY KEY, events integer NOT NULL)`);
-    await database.query(`CREATE INDEX ${counts}_busiest ON ${counts} (events DESC)`);
-    await database.query(`CREATE TABLE ${seen} (customer_id text NOT NULL, event_id uuid NOT NULL, PRIMARY KEY (customer_id, event_id))`);
+    const { projection, counts, seen } = await appendingProjectionNamed('late');
     const customers = Array.from({ length: 3 }, () => randomUUID());
     for (const customer of customers) await appendTo(customer, 40);
-    const all = (await database.query<{ total: string }>("SELECT count(*) AS total FROM event_store_events WHERE stream LIKE 'customer-%'")).rows[0]!.total;
+    const all = await customerEvents();
 
     run(projection);
     await until(async () => {
@@ -307,7 +314,7 @@ describe('the projection runner', () => {
     expect(interrupted.rebuilding).toBe(true);
 
     run(projection);
-    const all = (await database.query<{ total: string }>("SELECT count(*) AS total FROM event_store_events WHERE stream LIKE 'customer-%'")).rows[0]!.total;
+    const all = await customerEvents();
     await until(async () => {
       const row = await checkpoint(projection.name);
       return row?.state === 'LIVE' && row.processed === all && row;
