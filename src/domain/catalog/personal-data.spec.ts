@@ -99,6 +99,24 @@ describe('splitting personal data out of an event', () => {
     });
   });
 
+  it('keeps a field named __proto__ as a field of the object it was copied from', () => {
+    const event = JSON.parse('{"traits":{"email":"ada@example.com","__proto__":{"plan":"pro"},"tier":1}}') as { traits: object };
+    const { plain } = splitPersonalData(catalog, 'Identified', event);
+    expect(Object.getPrototypeOf(plain.traits)).toBe(Object.prototype);
+    expect(Object.entries(plain.traits)).toEqual([
+      ['__proto__', { plan: 'pro' }],
+      ['tier', 1],
+    ]);
+  });
+
+  it('copies only the objects something was taken from', () => {
+    const event = { properties: { order_id: 'o-1', shipping_address: { city: 'Paris' } }, context: { locale: 'en' }, traits: {} };
+    const { plain } = splitPersonalData(catalog, 'Order Completed', event);
+    expect(plain.properties).toEqual({ order_id: 'o-1' });
+    expect(plain.context).toBe(event.context);
+    expect(plain.traits).toBe(event.traits);
+  });
+
   it('does not change the event it splits', () => {
     const event = { traits: { email: 'ada@example.com', address: { city: 'Leeds' } } };
     const copy = structuredClone(event);

@@ -29,10 +29,7 @@ export function splitPersonalData<Event extends EventSections>(
   event: Event,
 ): { plain: Event; personal: PersonalData } {
   const personal: PersonalData = {};
-  const withoutPaths = extractionOrder(catalog.piiFieldsOf(type)).reduce(
-    (remaining, segments) => extract(remaining, segments, '', personal),
-    event as unknown,
-  );
+  const withoutPaths = extract(event, pathTreeOf(catalog.piiFieldsOf(type)), '', personal);
   // Query strings and fragments of URLs carry whatever a site put there (emails, tokens): the plain part keeps the address only.
   const plain = withoutUrlQueries(withoutPaths, '', personal);
   return { plain: plain as Event, personal };
@@ -46,17 +43,31 @@ export function sectionsOf(personal: PersonalData): EventSection[] {
 
 const eventSections: readonly EventSection[] = ['context', 'properties', 'traits'];
 
-/** A type's personal paths as segments, ancestors first, so that a value nested in one already removed is not recorded twice. */
-function extractionOrder(paths: readonly string[]): string[][] {
-  let order = extractionOrders.get(paths);
-  if (!order) {
-    order = paths.map((path) => path.split('.')).sort((a, b) => a.length - b.length);
-    extractionOrders.set(paths, order);
+/** A type's personal paths as a tree of fields. A field taken whole ends its branch: what it holds goes with it, recorded once. */
+type PathTree = Map<string, PathTree | 'whole'>;
+
+function pathTreeOf(paths: readonly string[]): PathTree {
+  let tree = pathTrees.get(paths);
+  if (tree) return tree;
+  tree = new Map();
+  for (const segments of paths.map((path) => path.split('.')).sort((a, b) => a.length - b.length)) {
+    let node = tree;
+    for (const [depth, field] of segments.entries()) {
+      const branch = node.get(field);
+      if (branch === 'whole') break;
+      if (depth === segments.length - 1) {
+        node.set(field, 'whole');
+        break;
+      }
+      if (!branch) node.set(field, new Map());
+      node = node.get(field) as PathTree;
+    }
   }
-  return order;
+  pathTrees.set(paths, tree);
+  return tree;
 }
 
-const extractionOrders = new WeakMap<readonly string[], string[][]>();
+const pathTrees = new WeakMap<readonly string[], PathTree>();
 
 /** The event as it was before splitPersonalData: `mergePersonalData(split.plain, split.personal)`. */
 export function mergePersonalData<Event extends EventSections>(plain: Event, personal: PersonalData): Event {
@@ -151,15 +162,37 @@ function withoutUrlQueries(value: unknown, location: string, personal: PersonalD
   return copy ?? value;
 }
 
-function extract(value: unknown, [field, ...rest]: string[], location: string, personal: PersonalData): unknown {
+const TAKEN = Symbol('taken');
+
+/** The value without the tree's fields, recorded in `personal`; an object is copied once, and only when something was taken from it. */
+function extract(value: unknown, tree: PathTree, location: string, personal: PersonalData): unknown {
   if (Array.isArray(value)) {
-    return value.map((element, index) => extract(element, [field, ...rest], `${location}[${index}]`, personal));
+    const elements = value.map((element, index) => extract(element, tree, `${location}[${index}]`, personal));
+    return elements.some((element, index) => element !== value[index]) ? elements : value;
   }
-  if (!isObject(value) || !Object.hasOwn(value, field)) return value;
-  const path = location ? `${location}.${field}` : field;
-  if (rest.length > 0) return { ...value, [field]: extract(value[field], rest, path, personal) };
-  personal[path] = value[field];
-  return Object.fromEntries(Object.entries(value).filter(([key]) => key !== field));
+  if (!isObject(value)) return value;
+  let changes: Map<string, unknown> | undefined;
+  for (const [field, branch] of tree) {
+    if (!Object.hasOwn(value, field)) continue;
+    const path = location ? `${location}.${field}` : field;
+    if (branch === 'whole') {
+      personal[path] = value[field];
+      (changes ??= new Map()).set(field, TAKEN);
+      continue;
+    }
+    const inner = extract(value[field], branch, path, personal);
+    if (inner !== value[field]) (changes ??= new Map()).set(field, inner);
+  }
+  if (!changes) return value;
+  const copy: JsonObject = {};
+  for (const field of Object.keys(value)) {
+    const kept = changes.has(field) ? changes.get(field) : value[field];
+    if (kept === TAKEN) continue;
+    // Defined, not assigned: a field named "__proto__" must stay a field.
+    if (field === '__proto__') Object.defineProperty(copy, field, { value: kept, writable: true, enumerable: true, configurable: true });
+    else copy[field] = kept;
+  }
+  return copy;
 }
 
 type Segment = string | number;

@@ -19,6 +19,12 @@ describe('checking incoming events', () => {
     expect(storedEventId('order-1-completed')).not.toBe(storedEventId('order-2-completed'));
   });
 
+  it('derives the same ids as earlier versions did, so a retry sent across an upgrade is still a duplicate', () => {
+    expect(storedEventId('order-1-completed')).toBe('114c9a1a-b766-5c98-a06b-cf4f734429e0');
+    expect(storedEventId('segment:demo-1-2-3')).toBe('dc959ab1-1150-53c2-b595-f3c76c8884d6');
+    expect(storedEventId('käse/😀')).toBe('4ae865a0-9fc1-5a88-8e3f-ab1942cc1ad6');
+  });
+
   it('reports the problems of every event with its index and accepts none of the batch', () => {
     const { accepted, problems } = checkEvents(
       [{ type: 'Page Viewed', userId: 'u' }, { type: 'Order Completed', userId: 'u', occurredAt: 'soon' }, { type: 'Cart Abandoned', userId: 'u' }],
@@ -36,6 +42,25 @@ describe('checking incoming events', () => {
   it('reads the anonymous id of an alias from previous_id', () => {
     const { accepted } = checkEvents([{ type: 'Identity Linked', userId: 'u', properties: { previous_id: 'a' } }], catalog, options);
     expect(accepted[0]).toMatchObject({ userId: 'u', anonymousId: 'a' });
+  });
+
+  it.each([
+    ['text that JSON escapes, counted as escaped', { title: '\u0001'.repeat(5_500) }],
+    ['characters of three UTF-8 bytes', { title: '€'.repeat(11_000) }],
+    ['numbers', { scores: Array.from({ length: 1_400 }, () => -1.2345678901234567e-300) }],
+    ['many small fields', Object.fromEntries(Array.from({ length: 3_000 }, (_, index) => [`f${index}`, index]))],
+  ])('measures an event of %s by its size as stored JSON', (_, properties) => {
+    const event = { type: 'Page Viewed', userId: 'u', properties };
+    const stored = Buffer.byteLength(JSON.stringify(event), 'utf8');
+    expect(stored).toBeGreaterThan(32 * 1024);
+    const { problems } = checkEvents([event], catalog, options);
+    expect(problems).toContainEqual({ index: 0, field: 'event', rule: 'max_size', message: `event is ${stored} bytes; at most ${32 * 1024} are accepted` });
+  });
+
+  it('accepts an event just under the size limit', () => {
+    const event = { type: 'Page Viewed', userId: 'u', properties: { title: '\u0001'.repeat(5_400) } };
+    expect(Buffer.byteLength(JSON.stringify(event), 'utf8')).toBeLessThan(32 * 1024);
+    expect(checkEvents([event], catalog, options).problems).toEqual([]);
   });
 
   it('refuses lone surrogates, which PostgreSQL cannot store', () => {

@@ -1,4 +1,4 @@
-import { v5 as uuidV5 } from 'uuid';
+import { parse as uuidBytes, v5 as uuidV5 } from 'uuid';
 import type { EventCatalog } from '../catalog/index.js';
 import type { Problem } from '../errors.js';
 import type { JsonObject } from '../customer-event.js';
@@ -37,8 +37,8 @@ const DEPTH_LIMIT = 24;
 /** Producers' clocks run ahead at times; a day ahead is a wrong clock, not an event. */
 const FUTURE_TOLERANCE_MS = 86_400_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** Namespace of ids derived from producers' own idempotency keys. */
-const PRODUCER_ID_NAMESPACE = 'b7f0b0a2-5d3c-4c41-9a44-3f1e2f1c9d11';
+/** Namespace of ids derived from producers' own idempotency keys (as bytes: uuid parses a text namespace on every call). */
+const PRODUCER_ID_NAMESPACE = uuidBytes('b7f0b0a2-5d3c-4c41-9a44-3f1e2f1c9d11');
 
 export interface CheckOptions {
   /** The server's clock when the request arrived (ISO 8601): the default time of an event. */
@@ -55,24 +55,32 @@ export function checkEvents(
   const accepted: AcceptedEvent[] = [];
   const problems: Problem[] = [];
   events.forEach((event, index) => {
-    const eventProblems = checkEvent(event, catalog, options.receivedAt);
+    const { problems: eventProblems, occurredAt } = checkEvent(event, catalog, options.receivedAt);
     problems.push(...eventProblems.map((problem) => ({ index, ...problem })));
-    if (eventProblems.length === 0) accepted.push(acceptedEvent(event, options));
+    if (eventProblems.length === 0) accepted.push(acceptedEvent(event, occurredAt ?? options.receivedAt, options.newId));
   });
   return { accepted: problems.length === 0 ? accepted : [], problems };
 }
 
 /** The stored id of an event: producers may use any string as an idempotency key. */
 export function storedEventId(producerId: string): string {
-  return UUID.test(producerId) ? producerId.toLowerCase() : uuidV5(producerId, PRODUCER_ID_NAMESPACE);
+  return UUID.test(producerId) ? producerId.toLowerCase() : nameBasedId(producerId, PRODUCER_ID_NAMESPACE);
 }
 
-function checkEvent(event: IncomingEvent, catalog: EventCatalog, receivedAt: string): Omit<Problem, 'index'>[] {
-  if (!isObject(event)) return [{ field: 'event', rule: 'type', message: 'event must be an object' }];
+/** A UUID v5 of well-formed text; the name goes to uuid as UTF-8 bytes, which uuid would otherwise make in JavaScript. */
+function nameBasedId(name: string, namespace: Uint8Array): string {
+  return uuidV5(Buffer.from(name, 'utf8'), namespace);
+}
+
+/** An event's problems, and its time as stored when it has one. */
+function checkEvent(event: IncomingEvent, catalog: EventCatalog, receivedAt: string): { problems: Omit<Problem, 'index'>[]; occurredAt?: string } {
+  if (!isObject(event)) return { problems: [{ field: 'event', rule: 'type', message: 'event must be an object' }] };
   const problems: Omit<Problem, 'index'>[] = [];
-  const unstorable = unstorableText(event, 0);
-  if (unstorable) return [unstorableProblem(unstorable)];
-  const size = Buffer.byteLength(JSON.stringify(event), 'utf8');
+  const walk = { bytes: 0 };
+  const unstorable = unstorableText(event, 0, walk);
+  if (unstorable) return { problems: [unstorableProblem(unstorable)] };
+  // The walk's bound settles nearly every event; only a large one is serialized to be measured.
+  const size = walk.bytes <= EVENT_SIZE_LIMIT ? 0 : Buffer.byteLength(JSON.stringify(event), 'utf8');
   if (size > EVENT_SIZE_LIMIT) {
     problems.push({ field: 'event', rule: 'max_size', message: `event is ${size} bytes; at most ${EVENT_SIZE_LIMIT} are accepted` });
   }
@@ -96,11 +104,13 @@ function checkEvent(event: IncomingEvent, catalog: EventCatalog, receivedAt: str
       problems.push({ field: 'channel', rule: 'type', message: `channel must be a string of 1 to ${CHANNEL_LENGTH_LIMIT} characters` });
     }
   }
-  problems.push(...timeProblems(event.occurredAt, receivedAt));
-  return problems;
+  if (event.occurredAt === undefined || event.occurredAt === null) return { problems };
+  const occurredAt = toInstant(event.occurredAt);
+  problems.push(...timeProblems(occurredAt, receivedAt));
+  return { problems, occurredAt };
 }
 
-function acceptedEvent(event: IncomingEvent, { receivedAt, newId }: CheckOptions): AcceptedEvent {
+function acceptedEvent(event: IncomingEvent, occurredAt: string, newId: () => string): AcceptedEvent {
   const properties = (event.properties ?? {}) as JsonObject;
   const anonymousId = optionalText(event.anonymousId) ?? (event.type === 'Identity Linked' ? linkedAnonymousId(event) : undefined);
   return {
@@ -108,7 +118,7 @@ function acceptedEvent(event: IncomingEvent, { receivedAt, newId }: CheckOptions
     type: event.type as string,
     ...(optionalText(event.userId) !== undefined && { userId: optionalText(event.userId) }),
     ...(anonymousId !== undefined && { anonymousId }),
-    occurredAt: event.occurredAt === undefined || event.occurredAt === null ? receivedAt : toInstant(event.occurredAt)!,
+    occurredAt,
     ...(optionalText(event.channel) !== undefined && { channel: optionalText(event.channel) }),
     properties,
     traits: (event.traits ?? {}) as JsonObject,
@@ -133,9 +143,7 @@ function identifierProblems(field: string, value: unknown): Omit<Problem, 'index
   return [];
 }
 
-function timeProblems(value: unknown, receivedAt: string): Omit<Problem, 'index'>[] {
-  if (value === undefined || value === null) return [];
-  const instant = toInstant(value);
+function timeProblems(instant: string | undefined, receivedAt: string): Omit<Problem, 'index'>[] {
   if (!instant) return [{ field: 'occurredAt', rule: 'format', message: 'occurredAt must be an ISO 8601 date-time' }];
   const time = Date.parse(instant);
   if (time < Date.UTC(1970, 0, 1) || time > Date.parse(receivedAt) + FUTURE_TOLERANCE_MS) {
@@ -158,34 +166,46 @@ interface Unstorable {
 /**
  * PostgreSQL's jsonb refuses NUL and lone surrogates; deep nesting is refused before it costs anything.
  * The path is built only on the way back from a problem: a storable event (the usual case) costs one walk.
+ * The same walk adds up a bound on the value's size as UTF-8 JSON in `walk.bytes`: at most six bytes a
+ * character of text (`\uXXXX`), 30 a number or a date, and the punctuation; a value that serializes itself counts as unbounded.
  */
-function unstorableText(value: unknown, depth: number): Unstorable | undefined {
+function unstorableText(value: unknown, depth: number, walk: { bytes: number }): Unstorable | undefined {
   if (depth > DEPTH_LIMIT) return { rule: 'max_depth', steps: [] };
   if (typeof value === 'string') {
+    walk.bytes += 2 + 6 * value.length;
     // Most text has no NUL and no surrogate at all: only then is the exact rule worth running.
     const invalid = /[\u0000\ud800-\udfff]/.test(value) && /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(value);
     return invalid ? { rule: 'invalid_character', steps: [] } : undefined;
   }
+  if (typeof value !== 'object' || value === null || value instanceof Date) {
+    walk.bytes += 30;
+    return undefined;
+  }
+  walk.bytes += 2;
   if (Array.isArray(value)) {
     for (let index = 0; index < value.length; index++) {
-      const problem = unstorableText(value[index], depth + 1);
+      walk.bytes += 1;
+      const problem = unstorableText(value[index], depth + 1, walk);
       if (problem) {
         problem.steps.unshift(index);
         return problem;
       }
     }
-  } else if (isObject(value)) {
+  } else if (isObject(value) && typeof (value as { toJSON?: unknown }).toJSON !== 'function') {
     for (const key in value) {
       if (!Object.hasOwn(value, key)) continue;
+      walk.bytes += 2;
       // A key breaking a rule is reported at the object that holds it.
-      const problem = unstorableText(key, depth + 1);
+      const problem = unstorableText(key, depth + 1, walk);
       if (problem) return problem;
-      const inner = unstorableText(value[key], depth + 1);
+      const inner = unstorableText(value[key], depth + 1, walk);
       if (inner) {
         inner.steps.unshift(key);
         return inner;
       }
     }
+  } else {
+    walk.bytes = Number.POSITIVE_INFINITY;
   }
   return undefined;
 }
