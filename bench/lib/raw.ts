@@ -16,8 +16,8 @@ export async function createRawTable(url: string): Promise<void> {
         revision bigint NOT NULL,
         id uuid NOT NULL,
         type text NOT NULL,
-        data jsonb NOT NULL,
-        metadata jsonb NOT NULL,
+        data json NOT NULL,
+        metadata json NOT NULL,
         recorded_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (transaction_id, global_position),
         UNIQUE (stream, revision),
@@ -99,7 +99,7 @@ function insertStatement(rows: number): string {
 
 /**
  * The physical limit of a replay: a keyset scan of `table` in global order, 1,000 rows a page,
- * every column read and the JSON parsed (node-pg parses jsonb), nothing else done with them.
+ * every column read and the JSON parsed (node-pg parses json), nothing else done with them.
  */
 export async function keysetScan(url: string, table = 'event_store_events', page = 1_000): Promise<{ events: number; seconds: number; eventsPerSecond: number; bytes: number }> {
   const client = new pg.Client({ connectionString: url, application_name: 'bench-scan' });

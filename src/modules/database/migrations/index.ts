@@ -2,6 +2,7 @@ import type { MigrationInterface } from 'typeorm';
 import { EventIdRegistry1764144100000 } from '../../event-store/eventstoredb/event-id-registry.migration.js';
 import { EventStore1764144000000 } from '../../event-store/postgres/event-store.migration.js';
 import { DropStreamRevisions1764145000000 } from '../../event-store/postgres/drop-streams.migration.js';
+import { EventLogAsWritten1764145200000 } from '../../event-store/postgres/event-log-json.migration.js';
 import { IdentityLinks1764144300000 } from '../../ingestion/identity-links.migration.js';
 import { PersonalDataAccess1764144900000 } from '../../privacy/access-log.migration.js';
 import { CustomerKeys1764144200000 } from '../../privacy/privacy.migration.js';
@@ -26,4 +27,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   PersonalDataAccess1764144900000,
   DropStreamRevisions1764145000000,
   ProfilesMergedIntoIndex1764145100000,
+  EventLogAsWritten1764145200000,
 ];

@@ -396,8 +396,8 @@ export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Pr
   const inserted = await client.query<{ id: string; transaction_id: string; global_position: string }>(
     `WITH inserted AS (
        INSERT INTO event_store_events (stream, revision, id, type, data, metadata)
-       SELECT row->>'s', (row->>'r')::bigint, (row->>'i')::uuid, row->>'t', row->'d', row->'m'
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS input(row, n)
+       SELECT s, r, i, t, d, m
+       FROM ROWS FROM (json_to_recordset($1::json) AS (s text, r bigint, i uuid, t text, d json, m json)) WITH ORDINALITY AS input(s, r, i, t, d, m, n)
        ORDER BY n
        RETURNING id, transaction_id, global_position),
      notified AS (SELECT pg_notify('${EVENT_STORE_CHANNEL}', ''))
