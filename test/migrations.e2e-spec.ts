@@ -1,6 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { DataSource } from 'typeorm';
+import { Database } from '../src/modules/database/database.js';
 import { migrate } from '../src/modules/database/migrate.js';
 import { migrations } from '../src/modules/database/migrations/index.js';
+import { EventLogAsWritten1764145200000 } from '../src/modules/event-store/postgres/event-log-json.migration.js';
+import { PostgresEventStore } from '../src/modules/event-store/postgres/postgres-event-store.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from './support/database.js';
 import { ServerProcess } from './support/process.js';
 
@@ -31,6 +36,51 @@ describe('schema migrations', () => {
     const everyName = migrations.map((migration) => new migration().name);
     expect(results.flat().sort()).toEqual([...everyName].sort());
     expect(await appliedMigrations(url)).toEqual(everyName);
+  });
+
+  it('keep the events of a log written as jsonb unchanged when it becomes json, and appends go on after them', async () => {
+    const { url } = await emptyDatabase();
+    const before = new DataSource({
+      type: 'postgres',
+      url,
+      migrations: migrations.slice(0, migrations.indexOf(EventLogAsWritten1764145200000)),
+      migrationsTableName: 'trailmap_migrations',
+    });
+    await before.initialize();
+    await before.runMigrations({ transaction: 'each' });
+    const written = [
+      { id: randomUUID(), data: { userId: 'ada', properties: { zeta: 1, alpha: [1.5, 'é', null], nested: { b: true, a: 'x' } }, traits: {}, context: {} } },
+      { id: randomUUID(), data: { userId: 'ada', properties: { title: 'emoji 😀 and "quotes"' }, traits: {}, context: {} } },
+    ];
+    for (const [revision, { id, data }] of written.entries()) {
+      await before.query(
+        `INSERT INTO event_store_events (stream, revision, id, type, data, metadata) VALUES ('customer-ada', $1, $2, 'Page Viewed', $3::jsonb, $4::jsonb)`,
+        [revision, id, JSON.stringify(data), JSON.stringify({ occurredAt: '2026-11-01T00:00:00.000Z', source: 'segment' })],
+      );
+    }
+    await before.destroy();
+
+    expect(await migrate(url, silentLogger)).toEqual([new EventLogAsWritten1764145200000().name]);
+    const database = new Database(url, 2, 'migration-test');
+    const store = new PostgresEventStore(database);
+    try {
+      const { rows } = await database.query<{ column_name: string; data_type: string }>(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'event_store_events' AND column_name IN ('data', 'metadata') ORDER BY column_name",
+      );
+      expect(rows).toEqual([
+        { column_name: 'data', data_type: 'json' },
+        { column_name: 'metadata', data_type: 'json' },
+      ]);
+      await store.append('customer-ada', [{ id: randomUUID(), type: 'Page Viewed', data: { userId: 'ada', properties: {}, traits: {}, context: {} }, metadata: { occurredAt: '2026-11-02T00:00:00.000Z', schemaVersion: 1 } }], { expectedRevision: 1 });
+      const events = await store.readAll();
+      expect(events.map((event) => [event.id, event.revision, event.data])).toEqual([
+        ...written.map(({ id, data }, revision) => [id, revision, data]),
+        [expect.any(String), 2, { userId: 'ada', properties: {}, traits: {}, context: {} }],
+      ]);
+    } finally {
+      await store.close();
+      await database.end();
+    }
   });
 
   it('are applied by the CLI command, which then has nothing left to do', async () => {
