@@ -17,6 +17,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { ApolloServer } from '@apollo/server';
 import type { ApolloDriver } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
+import type { WebSocketServer } from 'ws';
 import { ApiKeyring } from './modules/auth/api-keys.js';
 import { answerGraphQLPost, bodyRefusals, GRAPHQL_BODY_LIMIT, isPlainGraphQLPost, refuseBody } from './modules/graphql/graphql-posts.js';
 import { graphqlContext, type RequestContext } from './modules/graphql/graphql.options.js';
@@ -56,6 +57,7 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
     app.disable('x-powered-by');
     limitRequestBodies(app);
     await app.init();
+    limitSocketMessages(app);
     const inFlight = serveRequests(app, logger);
     await app.listen(config.PORT, config.HOST);
     projections = config.TRAILMAP_PROJECTIONS === 'worker' ? await ProjectionsThread.start({ config, databaseUrl, secrets }, logger) : undefined;
@@ -101,6 +103,20 @@ function limitRequestBodies(app: NestExpressApplication) {
       error.type === 'entity.too.large' ? bodyRefusals.tooLarge(error.limit!) : error.type === INVALID_UTF8 ? bodyRefusals.invalidUtf8 : bodyRefusals.invalidJson(error.message);
     refuseBody(response, error.status, message);
   });
+}
+
+/**
+ * graphql-ws messages are held to the GraphQL body limit: ws accepts 100 MiB a message by default,
+ * and Nest makes the WebSocketServer without a way to say otherwise, so its option is set here,
+ * before the server listens (each connection reads it when it is upgraded). A larger message closes
+ * its socket with 1009.
+ */
+function limitSocketMessages(app: NestExpressApplication) {
+  // Nest's own copy of ws: the server is recognised by its options, not by class.
+  const driver = app.get<GraphQLModule<ApolloDriver>>(GraphQLModule).graphQlAdapter as unknown as { _subscriptionService?: { wss?: Partial<WebSocketServer> } };
+  const options = driver._subscriptionService?.wss?.options;
+  if (typeof options?.maxPayload !== 'number') throw new Error("Expected Nest's GraphQL driver to hold graphql-ws's WebSocketServer.");
+  options.maxPayload = GRAPHQL_BODY_LIMIT;
 }
 
 const INVALID_UTF8 = 'encoding.invalid';

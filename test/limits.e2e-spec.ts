@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { getIntrospectionQuery } from 'graphql';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import type { Trailmap } from '../src/app.js';
 import { ProjectionsService } from '../src/projections/projections.service.js';
-import { apiKeys, bootTrailmap, graphql } from './support/app.js';
+import { apiKeys, bootTrailmap, graphql, type GraphQLResponse } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { caughtUp } from './support/projections.js';
 
@@ -111,5 +113,68 @@ describe('personal data on the read side, and abuse limits', () => {
     } finally {
       await production.stop();
     }
+  });
+
+  describe('over graphql-ws', () => {
+    /** One operation over a socket of its own: its first result or its errors, or how the socket closed. */
+    const overSocket = (on: Trailmap, query: string, variables?: Record<string, unknown>) =>
+      new Promise<GraphQLResponse<Record<string, unknown>> | { closed: { code: number; reason: string } }>((resolve) => {
+        const client = createClient({
+          url: on.graphqlUrl.replace('http', 'ws'),
+          webSocketImpl: WebSocket,
+          retryAttempts: 0,
+          connectionParams: { authorization: `Bearer ${apiKeys.admin}` },
+        });
+        const settle = (outcome: GraphQLResponse<Record<string, unknown>> | { closed: { code: number; reason: string } }) => {
+          resolve(outcome);
+          void client.dispose();
+        };
+        client.subscribe(
+          { query, variables },
+          {
+            next: (result) => settle(result as GraphQLResponse<Record<string, unknown>>),
+            error: (error: any) => settle(Array.isArray(error) ? { errors: error } : { closed: { code: error.code, reason: error.reason } }),
+            complete: () => undefined,
+          },
+        );
+      });
+    const refusals = (response: GraphQLResponse<unknown> | { closed: unknown }) =>
+      'errors' in response ? response.errors!.map((error) => ({ message: error.message, code: error.extensions?.code })) : response;
+
+    const aliases = `{ ${Array.from({ length: 500 }, (_, index) => `a${index}: eventTypes { name }`).join(' ')} }`;
+    const deep = `{ __schema { types { fields { type ${'{ ofType '.repeat(30)}{ name }${' }'.repeat(30)} } } } }`;
+    const tokens = `{ ${Array.from({ length: 6_000 }, () => '__typename').join(' ')} }`;
+    const introspection = '{ __schema { queryType { name } } }';
+    const twoFields = 'subscription { a: journeyStageChanged { to } b: journeyStageChanged { to } }';
+    const misspelt = '{ eventTypez { name } }';
+    const syntax = '{ customer(id: ';
+
+    it('refuses what a GraphQL POST refuses, with the same code and message, in development and in production', async () => {
+      const production = await bootTrailmap(testDatabase.url, { NODE_ENV: 'production', TRAILMAP_PROJECTIONS: 'off' });
+      try {
+        for (const on of [trailmap, production]) {
+          for (const document of [aliases, deep, tokens, twoFields, misspelt, syntax, introspection]) {
+            const overHttp = await graphql(on, document, undefined, apiKeys.admin);
+            expect(await overSocket(on, document)).toEqual(overHttp);
+            // Refused over HTTP (in development, introspection is served and deep introspection is not counted).
+            const served = on === trailmap && (document === deep || document === introspection);
+            if (!served) expect([...new Set(refusals(overHttp) as { code: string }[]).values()].map((refusal) => refusal.code)).toContainEqual(expect.stringMatching(/^GRAPHQL_(PARSE|VALIDATION)_FAILED$/));
+          }
+        }
+        expect(refusals(await overSocket(production, misspelt))).toEqual([{ message: expect.stringContaining('[Suggestion hidden]'), code: 'GRAPHQL_VALIDATION_FAILED' }]);
+        expect(refusals(await overSocket(trailmap, misspelt))).toEqual([{ message: expect.stringContaining('Did you mean "eventTypes"?'), code: 'GRAPHQL_VALIDATION_FAILED' }]);
+        // What is within the limits is served over the socket as over HTTP.
+        expect(await overSocket(production, '{ eventTypes { name } }')).toEqual(await graphql(production, '{ eventTypes { name } }', undefined, apiKeys.admin));
+        expect(await overSocket(trailmap, introspection)).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
+      } finally {
+        await production.stop();
+      }
+    });
+
+    it('closes a socket whose message is larger than a GraphQL body may be, with 1009', async () => {
+      const closed = await overSocket(trailmap, '{ __typename }', { padding: 'x'.repeat(1_100_000) });
+      expect(closed).toEqual({ closed: { code: 1009, reason: expect.any(String) } });
+      expect(await overSocket(trailmap, '{ __typename }', { padding: 'x'.repeat(900_000) })).toEqual({ data: { __typename: 'Query' } });
+    });
   });
 });

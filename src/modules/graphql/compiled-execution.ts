@@ -37,9 +37,14 @@ export class CompiledExecution implements GatewayInterface {
     return schema;
   };
 
-  onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): () => void {
+  /** The schema served, once Nest has built it. */
+  get servedSchema(): GraphQLSchema {
     if (!this.schema) throw new Error('CompiledExecution: the schema must be built before Apollo Server starts.');
-    callback({ apiSchema: this.schema, coreSupergraphSdl: '' });
+    return this.schema;
+  }
+
+  onSchemaLoadOrUpdate(callback: GatewaySchemaLoadOrUpdateCallback): () => void {
+    callback({ apiSchema: this.servedSchema, coreSupergraphSdl: '' });
     return () => undefined;
   }
 

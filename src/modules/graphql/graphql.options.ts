@@ -14,6 +14,7 @@ import { presentedKey } from '../auth/authorize.js';
 import { describeError } from '../core/error-codes.js';
 import type { Logger } from '../logging/logger.js';
 import { CompiledExecution } from './compiled-execution.js';
+import { refuseIntrospection, socketOperations } from './operation-rules.js';
 import { GRAPHQL_PATH } from './graphql-posts.js';
 import type { AccessLog } from '../privacy/access-log.js';
 import { flushPersonalReads, personalDataPlugin, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
@@ -76,6 +77,8 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     // Suggestions ("did you mean …") describe the schema; production keeps it to itself.
     blockFieldSuggestion: { enabled: !development },
   }).protect();
+  // One set of rules for both transports, GraphQL POSTs (Apollo) and graphql-ws.
+  const validationRules = [...armor.validationRules, ...(development ? [] : [refuseIntrospection])];
   const execution = new CompiledExecution();
   const options: TrailmapGraphQLOptions = {
     path: GRAPHQL_PATH,
@@ -83,10 +86,23 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     resolvers: { DateTime, JSON: JSONResolver },
     transformSchema: execution.serve,
     gateway: execution,
-    subscriptions: { 'graphql-ws': graphqlWsOptions(keyring, accessLog, (formatted, error) => options.formatError!(formatted, error)) },
-    introspection: development,
+    subscriptions: {
+      'graphql-ws': graphqlWsOptions(
+        keyring,
+        accessLog,
+        socketOperations({
+          schema: () => execution.servedSchema,
+          validationRules,
+          maxTokens: queryLimits.tokens,
+          suggestions: development,
+        }),
+        (formatted, error) => options.formatError!(formatted, error),
+      ),
+    },
+    // Refused by `refuseIntrospection` where it is off, on both transports.
+    introspection: true,
     graphiql: development,
-    validationRules: armor.validationRules,
+    validationRules,
     parseOptions: { maxTokens: queryLimits.tokens },
     allowBatchedHttpRequests: false,
     // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
@@ -121,10 +137,12 @@ export const UNAUTHENTICATED_CLOSE_CODE = 4401;
 function graphqlWsOptions(
   keyring: ApiKeyring,
   accessLog: AccessLog,
+  onSubscribe: ServerOptions['onSubscribe'],
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
 ): GraphQLWsSubscriptionsConfig {
   const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> = {
     path: GRAPHQL_PATH,
+    onSubscribe,
     onConnect: ({ connectionParams, extra }) => {
       const authorization = connectionParams?.authorization;
       const presented = presentedKey(typeof authorization === 'string' ? authorization : undefined);
