@@ -15,6 +15,7 @@ import { describeError } from '../core/error-codes.js';
 import type { Logger } from '../logging/logger.js';
 import { CompiledExecution } from './compiled-execution.js';
 import { refuseIntrospection, socketOperations } from './operation-rules.js';
+import { SharedSubscriptions } from './shared-subscriptions.js';
 import { GRAPHQL_PATH } from './graphql-posts.js';
 import type { AccessLog } from '../privacy/access-log.js';
 import { flushPersonalReads, personalDataPlugin, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
@@ -90,6 +91,7 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
       'graphql-ws': graphqlWsOptions(
         keyring,
         accessLog,
+        new SharedSubscriptions(),
         socketOperations({
           schema: () => execution.servedSchema,
           validationRules,
@@ -137,12 +139,15 @@ export const UNAUTHENTICATED_CLOSE_CODE = 4401;
 function graphqlWsOptions(
   keyring: ApiKeyring,
   accessLog: AccessLog,
+  subscriptions: SharedSubscriptions,
   onSubscribe: ServerOptions['onSubscribe'],
   format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
 ): GraphQLWsSubscriptionsConfig {
-  const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError'> = {
+  // graphql-ws's `subscribe` and `onError` are not in Nest's type; Nest hands every option to graphql-ws.
+  const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError' | 'subscribe'> = {
     path: GRAPHQL_PATH,
     onSubscribe,
+    subscribe: subscriptions.subscribe,
     onConnect: ({ connectionParams, extra }) => {
       const authorization = connectionParams?.authorization;
       const presented = presentedKey(typeof authorization === 'string' ? authorization : undefined);

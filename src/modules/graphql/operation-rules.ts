@@ -25,6 +25,9 @@ export interface SocketOperationRules {
   suggestions: boolean;
 }
 
+/** Validated documents kept by their text: parsed and validated once, and the same object for every subscription that sends it. */
+const KEPT_DOCUMENTS = 1_000;
+
 /** graphql-armor's mask in Apollo Server, so that a refusal reads the same over a socket as over HTTP. */
 const SUGGESTION = /Did you mean ".+"/g;
 
@@ -33,12 +36,17 @@ const SUGGESTION = /Did you mean ".+"/g;
  * a GraphQL POST is held to (the token, depth, alias, directive and cost limits, no introspection
  * where it is off) and refused the same way, with `GRAPHQL_PARSE_FAILED` or
  * `GRAPHQL_VALIDATION_FAILED` and the rule's message. graphql-ws's own parsing and validation know
- * none of these limits, and its refusals carried no code.
+ * none of these limits, and its refusals carried no code. A document sent again is not parsed again:
+ * the same text is the same document, which lets subscriptions that ask the same share their results
+ * (`SharedSubscriptions`).
  */
 export function socketOperations(rules: SocketOperationRules) {
   const validation = [...specifiedRules, ...rules.validationRules];
+  const kept = new Map<string, DocumentNode>();
   return (_context: unknown, _id: string, payload: SubscribePayload): ExecutionArgs | GraphQLError[] => {
     const schema = rules.schema();
+    const known = kept.get(payload.query);
+    if (known) return { schema, document: known, operationName: payload.operationName, variableValues: payload.variables };
     let document: DocumentNode;
     try {
       document = parse(payload.query, { maxTokens: rules.maxTokens });
@@ -52,6 +60,8 @@ export function socketOperations(rules: SocketOperationRules) {
         refusal(problem, 'GRAPHQL_VALIDATION_FAILED', rules.suggestions ? problem.message : problem.message.replace(SUGGESTION, '[Suggestion hidden]').trim()),
       );
     }
+    if (kept.size >= KEPT_DOCUMENTS) kept.delete(kept.keys().next().value!);
+    kept.set(payload.query, document);
     return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
   };
 }
