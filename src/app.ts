@@ -21,6 +21,7 @@ import type { WebSocketServer } from 'ws';
 import { ApiKeyring } from './modules/auth/api-keys.js';
 import { answerGraphQLPost, bodyRefusals, GRAPHQL_BODY_LIMIT, isPlainGraphQLPost, refuseBody } from './modules/graphql/graphql-posts.js';
 import { graphqlContext, type RequestContext } from './modules/graphql/graphql.options.js';
+import { coalesceWrites } from './modules/graphql/socket-writes.js';
 
 /** A running Trailmap: its HTTP address, its database, and the way to stop it in order. */
 export interface Trailmap {
@@ -57,7 +58,7 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
     app.disable('x-powered-by');
     limitRequestBodies(app);
     await app.init();
-    limitSocketMessages(app);
+    tuneSockets(app);
     const inFlight = serveRequests(app, logger);
     await app.listen(config.PORT, config.HOST);
     projections = config.TRAILMAP_PROJECTIONS === 'worker' ? await ProjectionsThread.start({ config, databaseUrl, secrets }, logger) : undefined;
@@ -106,17 +107,18 @@ function limitRequestBodies(app: NestExpressApplication) {
 }
 
 /**
- * graphql-ws messages are held to the GraphQL body limit: ws accepts 100 MiB a message by default,
- * and Nest makes the WebSocketServer without a way to say otherwise, so its option is set here,
- * before the server listens (each connection reads it when it is upgraded). A larger message closes
- * its socket with 1009.
+ * graphql-ws's sockets, which Nest makes without a way to configure them, set up here before the
+ * server listens. Messages are held to the GraphQL body limit: ws accepts 100 MiB a message by
+ * default (each connection reads the option when it is upgraded; a larger message closes its socket
+ * with 1009). And each socket's messages are written together, once per turn of the event loop.
  */
-function limitSocketMessages(app: NestExpressApplication) {
+function tuneSockets(app: NestExpressApplication) {
   // Nest's own copy of ws: the server is recognised by its options, not by class.
-  const driver = app.get<GraphQLModule<ApolloDriver>>(GraphQLModule).graphQlAdapter as unknown as { _subscriptionService?: { wss?: Partial<WebSocketServer> } };
-  const options = driver._subscriptionService?.wss?.options;
-  if (typeof options?.maxPayload !== 'number') throw new Error("Expected Nest's GraphQL driver to hold graphql-ws's WebSocketServer.");
-  options.maxPayload = GRAPHQL_BODY_LIMIT;
+  const driver = app.get<GraphQLModule<ApolloDriver>>(GraphQLModule).graphQlAdapter as unknown as { _subscriptionService?: { wss?: WebSocketServer } };
+  const sockets = driver._subscriptionService?.wss;
+  if (typeof sockets?.options?.maxPayload !== 'number') throw new Error("Expected Nest's GraphQL driver to hold graphql-ws's WebSocketServer.");
+  sockets.options.maxPayload = GRAPHQL_BODY_LIMIT;
+  sockets.on('connection', coalesceWrites);
 }
 
 const INVALID_UTF8 = 'encoding.invalid';
