@@ -280,6 +280,24 @@ describe('subscriptions', () => {
       await pause(200);
       expect(other.results).toEqual([]);
     });
+    it('logs each message that carries personal data as a read by its subscriber, and none for a key that may not read it', async () => {
+      const userId = unique('ada');
+      await record([{ type: 'Product Viewed', userId, occurredAt: at(0) }]);
+      await eventually(async () => (await database.query('SELECT 1 FROM customer_profiles WHERE customer_id = $1', [userId])).rowCount === 1, 'the profile');
+      // Two subscribers asking the same under the same key: each one's message is a read of its own.
+      const subscribers = [subscribe(CUSTOMER_UPDATED, { id: userId }), subscribe(CUSTOMER_UPDATED, { id: userId }), subscribe(CUSTOMER_UPDATED, { id: userId }, apiKeys.analyst)];
+      await registered(trailmap.app.get(CustomerUpdatesFeed), 3);
+      await record([{ type: 'Identified', userId, occurredAt: at(1), traits: { email: 'ada@example.com', name: 'Ada Lovelace' } }]);
+      await Promise.all(subscribers.map((subscriber) => subscriber.received(1)));
+      const reads = async () =>
+        (await database.query<{ key_id: string; fields: string[]; operation: string }>('SELECT key_id, fields, operation FROM personal_data_access WHERE customer_id = $1', [userId])).rows;
+      await eventually(async () => (await reads()).length >= 2, 'the access log');
+      await pause(200);
+      const logged = await reads();
+      expect(logged).toEqual([1, 2].map(() => ({ key_id: logged[0]!.key_id, fields: ['email', 'name'], operation: 'subscription' })));
+      const { data } = await graphql<{ personalDataAccess: { keyId: string }[] }>(trailmap, `{ personalDataAccess(customerId: "${userId}") { keyId } }`, undefined, apiKeys.operator);
+      expect(data!.personalDataAccess.map((read) => read.keyId)).toEqual([logged[0]!.key_id, logged[0]!.key_id]);
+    });
   });
 
   describe('eventRecorded', () => {

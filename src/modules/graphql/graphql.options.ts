@@ -159,9 +159,12 @@ function graphqlWsOptions(
       );
       return false;
     },
-    onNext: async (_socket, _id, payload, args, result) => {
-      await flushPersonalReads(args.contextValue as PersonalDataNotes, accessLog, payload.operationName ?? 'subscription');
-      return result.errors && { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) };
+    // Called for every message to every subscriber: no promise unless there are reads to log.
+    onNext: (_socket, _id, payload, args, result) => {
+      const formatted = result.errors && { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) };
+      const notes = args.contextValue as PersonalDataNotes;
+      if (!notes.personalReads?.size) return formatted;
+      return flushPersonalReads(notes, accessLog, payload.operationName ?? 'subscription').then(() => formatted);
     },
     // A subscription that ends in error (its source failed) gets the error its cause describes.
     onError: (_socket, _id, _payload, errors) => errors.map((error) => format(error.toJSON(), error.originalError ?? error)),

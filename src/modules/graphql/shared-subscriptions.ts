@@ -91,7 +91,7 @@ function mapped<T>(source: AsyncIterator<unknown>, map: (message: unknown) => Pr
     }
   };
   return {
-    next: async () => settle(await source.next()),
+    next: () => source.next().then(settle),
     return: async () => {
       await source.return?.();
       return { value: undefined, done: true };
