@@ -1,0 +1,74 @@
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { coalesceWrites, EARLY_ACK_BYTES } from './socket-writes.js';
+
+/** A server socket with coalesced writes, its client, and the TCP writes the server made. */
+async function connectedPair() {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const accepted = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
+  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  const received: string[] = [];
+  client.on('message', (data) => received.push(String(data)));
+  await new Promise((resolve) => client.once('open', resolve));
+  const socket = await accepted;
+  const connection = (socket as unknown as { _socket: Socket })._socket;
+  const writes: number[] = [];
+  for (const method of ['_write', '_writev'] as const) {
+    const original = connection[method]!.bind(connection) as (...args: unknown[]) => void;
+    (connection as unknown as Record<string, unknown>)[method] = (chunks: unknown, ...rest: unknown[]) => {
+      writes.push(Array.isArray(chunks) ? chunks.length : 1);
+      original(chunks, ...rest);
+    };
+  }
+  coalesceWrites(socket);
+  const close = async () => {
+    client.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { socket, client, received, writes, close };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const sent = (socket: WebSocket, message: string) => new Promise<void>((resolve, reject) => socket.send(message, (error) => (error ? reject(error) : resolve())));
+
+describe('coalesceWrites', () => {
+  it('writes the first message of a turn at once and the rest of the turn together, acknowledging each before its write', async () => {
+    const { socket, received, writes, close } = await connectedPair();
+    try {
+      // As graphql-ws does: each send once the one before it is acknowledged.
+      for (let index = 0; index < 10; index += 1) await sent(socket, `message ${index}`);
+      expect(writes).toEqual([2]);
+      await nextTurn();
+      expect(writes).toEqual([2, 18]);
+      await sent(socket, 'a later turn');
+      expect(writes).toEqual([2, 18, 2]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(received).toEqual([...Array.from({ length: 10 }, (_, index) => `message ${index}`), 'a later turn']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('acknowledges a send by its write once the socket holds more than EARLY_ACK_BYTES unwritten', async () => {
+    const { socket, client, close } = await connectedPair();
+    try {
+      client.pause(); // the client stops reading: the server's writes back up
+      const big = 'x'.repeat(256 * 1024);
+      const acknowledged: number[] = [];
+      for (let index = 0; index < 64; index += 1) {
+        const ack = sent(socket, big).then(() => acknowledged.push(index));
+        await Promise.race([ack, new Promise((resolve) => setTimeout(resolve, 20))]);
+        if (acknowledged.length <= index) break;
+      }
+      expect(socket.bufferedAmount).toBeGreaterThan(EARLY_ACK_BYTES);
+      const waiting = acknowledged.length;
+      expect(waiting).toBeLessThan(64);
+      client.resume();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(acknowledged.length).toBe(waiting + 1);
+    } finally {
+      await close();
+    }
+  });
+});
