@@ -17,10 +17,11 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { ApolloServer } from '@apollo/server';
 import type { ApolloDriver } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { ApiKeyring } from './modules/auth/api-keys.js';
 import { answerGraphQLPost, bodyRefusals, GRAPHQL_BODY_LIMIT, isPlainGraphQLPost, refuseBody } from './modules/graphql/graphql-posts.js';
 import { graphqlContext, type RequestContext } from './modules/graphql/graphql.options.js';
+import { logSocketErrors } from './modules/graphql/socket-errors.js';
 import { coalesceWrites } from './modules/graphql/socket-writes.js';
 
 /** A running Trailmap: its HTTP address, its database, and the way to stop it in order. */
@@ -58,7 +59,7 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
     app.disable('x-powered-by');
     limitRequestBodies(app);
     await app.init();
-    tuneSockets(app);
+    tuneSockets(app, logger);
     const inFlight = serveRequests(app, logger);
     await app.listen(config.PORT, config.HOST);
     projections = config.TRAILMAP_PROJECTIONS === 'worker' ? await ProjectionsThread.start({ config, databaseUrl, secrets }, logger) : undefined;
@@ -110,15 +111,19 @@ function limitRequestBodies(app: NestExpressApplication) {
  * graphql-ws's sockets, which Nest makes without a way to configure them, set up here before the
  * server listens. Messages are held to the GraphQL body limit: ws accepts 100 MiB a message by
  * default (each connection reads the option when it is upgraded; a larger message closes its socket
- * with 1009). And each socket's messages are written together, once per turn of the event loop.
+ * with 1009), and socket errors are logged as Trailmap's. And each socket's messages are written
+ * together, once per turn of the event loop.
  */
-function tuneSockets(app: NestExpressApplication) {
+function tuneSockets(app: NestExpressApplication, logger: Logger) {
   // Nest's own copy of ws: the server is recognised by its options, not by class.
   const driver = app.get<GraphQLModule<ApolloDriver>>(GraphQLModule).graphQlAdapter as unknown as { _subscriptionService?: { wss?: WebSocketServer } };
   const sockets = driver._subscriptionService?.wss;
   if (typeof sockets?.options?.maxPayload !== 'number') throw new Error("Expected Nest's GraphQL driver to hold graphql-ws's WebSocketServer.");
   sockets.options.maxPayload = GRAPHQL_BODY_LIMIT;
-  sockets.on('connection', coalesceWrites);
+  sockets.on('connection', (socket: WebSocket) => {
+    logSocketErrors(socket, logger);
+    coalesceWrites(socket);
+  });
 }
 
 const INVALID_UTF8 = 'encoding.invalid';
