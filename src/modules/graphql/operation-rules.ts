@@ -25,8 +25,13 @@ export interface SocketOperationRules {
   suggestions: boolean;
 }
 
-/** Validated documents kept by their text: parsed and validated once, and the same object for every subscription that sends it. */
-const KEPT_DOCUMENTS = 1_000;
+/**
+ * Validated documents kept by their text: parsed and validated once, and the same object for every
+ * subscription that sends it. Up to this many, of up to `KEPT_DOCUMENT_CHARS` each (at most ~10 MB
+ * of text held); a longer text, which a string argument can make, is parsed each time it is sent.
+ */
+export const KEPT_DOCUMENTS = 1_000;
+export const KEPT_DOCUMENT_CHARS = 10_000;
 
 /** graphql-armor's mask in Apollo Server, so that a refusal reads the same over a socket as over HTTP. */
 const SUGGESTION = /Did you mean ".+"/g;
@@ -60,8 +65,10 @@ export function socketOperations(rules: SocketOperationRules) {
         refusal(problem, 'GRAPHQL_VALIDATION_FAILED', rules.suggestions ? problem.message : problem.message.replace(SUGGESTION, '[Suggestion hidden]').trim()),
       );
     }
-    if (kept.size >= KEPT_DOCUMENTS) kept.delete(kept.keys().next().value!);
-    kept.set(payload.query, document);
+    if (payload.query.length <= KEPT_DOCUMENT_CHARS) {
+      if (kept.size >= KEPT_DOCUMENTS) kept.delete(kept.keys().next().value!);
+      kept.set(payload.query, document);
+    }
     return { schema, document, operationName: payload.operationName, variableValues: payload.variables };
   };
 }
