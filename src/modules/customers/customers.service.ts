@@ -93,12 +93,16 @@ export class CustomersService {
    * view asks for both: one round trip, not two). A folded visitor's id reads the user it is part of.
    */
   private async readCustomers(ids: readonly string[]): Promise<(CustomerView | null)[]> {
+    // One customer (every read but under load) by a statement of its own, which PostgreSQL plans once per
+    // connection. For the batch's, whose cost depends on how many ids it holds, it makes a plan on every
+    // read (~0.5 ms of its CPU, three times the read itself).
+    const one = ids.length === 1;
     const { rows } = await this.database.query<CustomerRow & { requested: string; stage_history: StoredHistory }>(
       `SELECT r.requested, ${CUSTOMER_COLUMNS}, ${stageHistoryOf('p.customer_id')} AS stage_history
-       FROM unnest($1::text[]) AS r(requested)
+       FROM ${one ? '(VALUES ($1::text))' : 'unnest($1::text[])'} AS r(requested)
        JOIN customer_profiles p ON p.customer_id = coalesce((SELECT merged_into FROM customer_profiles WHERE customer_id = r.requested), r.requested)
        LEFT JOIN journey_states j ON j.customer_id = p.customer_id`,
-      [ids],
+      [one ? ids[0] : ids],
     );
     const byId = new Map(rows.map((row) => [row.requested, row]));
     return ids.map((id) => {
