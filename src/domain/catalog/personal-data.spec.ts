@@ -100,7 +100,7 @@ describe('splitting personal data out of an event', () => {
   });
 
   it('keeps a field named __proto__ as a field of the object it was copied from', () => {
-    const event = JSON.parse('{"traits":{"email":"ada@example.com","__proto__":{"plan":"pro"},"tier":1}}') as { traits: object };
+    const event = JSON.parse('{"traits":{"email":"ada@example.com","__proto__":{"plan":"pro"},"tier":1}}') as { traits: Record<string, unknown> };
     const { plain } = splitPersonalData(catalog, 'Identified', event);
     expect(Object.getPrototypeOf(plain.traits)).toBe(Object.prototype);
     expect(Object.entries(plain.traits)).toEqual([
