@@ -34,7 +34,11 @@ export async function startCluster(name: string, options: { dataDir?: string; ke
     let statementsUrl: string | undefined;
     if (options.statements) {
       // pg_stat_statements must be loaded when the server starts: set it, then start again on the same folder.
-      await withClient(embedded.url, (client) => client.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`));
+      await withClient(embedded.url, async (client) => {
+        await client.query(`ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'`);
+        // Planning time too: a statement PostgreSQL plans on every call shows as plans ≈ calls.
+        await client.query(`ALTER SYSTEM SET pg_stat_statements.track_planning = on`);
+      });
       await embedded.stop();
       embedded = await EmbeddedPostgres.start(folder, options.logger);
       statementsUrl = withDatabase(embedded.url, 'postgres');
@@ -164,19 +168,19 @@ export function activityBetween(before: PostgresActivity, after: PostgresActivit
 }
 
 /** Cumulative pg_stat_statements counters of Trailmap's database, by statement. */
-export type StatementCounters = Map<string, { query: string; calls: number; execMs: number; blocksHit: number; blocksRead: number; rows: number }>;
+export type StatementCounters = Map<string, { query: string; calls: number; execMs: number; plans: number; planMs: number; blocksHit: number; blocksRead: number; rows: number }>;
 
 export function statementCounters(statementsUrl: string, database: string): Promise<StatementCounters> {
   return withClient(statementsUrl, async (client) => {
-    const { rows } = await client.query<{ id: string; query: string; calls: string; exec: number; hit: string; read: string; rows: string }>(
-      `SELECT s.queryid::text AS id, s.query, s.calls, s.total_exec_time AS exec, s.shared_blks_hit AS hit, s.shared_blks_read AS read, s.rows
+    const { rows } = await client.query<{ id: string; query: string; calls: string; exec: number; plans: string; plan: number; hit: string; read: string; rows: string }>(
+      `SELECT s.queryid::text AS id, s.query, s.calls, s.total_exec_time AS exec, s.plans, s.total_plan_time AS plan, s.shared_blks_hit AS hit, s.shared_blks_read AS read, s.rows
        FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1`,
       [database],
     );
     return new Map(
       rows.map((row) => [
         row.id,
-        { query: row.query.replace(/\s+/g, ' ').slice(0, 200), calls: Number(row.calls), execMs: row.exec, blocksHit: Number(row.hit), blocksRead: Number(row.read), rows: Number(row.rows) },
+        { query: row.query.replace(/\s+/g, ' ').slice(0, 200), calls: Number(row.calls), execMs: row.exec, plans: Number(row.plans), planMs: row.plan, blocksHit: Number(row.hit), blocksRead: Number(row.read), rows: Number(row.rows) },
       ]),
     );
   });
@@ -185,7 +189,7 @@ export function statementCounters(statementsUrl: string, database: string): Prom
 /** The statements that took the most of PostgreSQL's execution time between two snapshots, per event of the span. */
 export function statementsBetween(before: StatementCounters, after: StatementCounters, events: number, top = 15) {
   const spans = [...after].map(([id, counters]) => {
-    const earlier = before.get(id) ?? { calls: 0, execMs: 0, blocksHit: 0, blocksRead: 0, rows: 0 };
+    const earlier = before.get(id) ?? { calls: 0, execMs: 0, plans: 0, planMs: 0, blocksHit: 0, blocksRead: 0, rows: 0 };
     const calls = counters.calls - earlier.calls;
     return {
       id,
@@ -193,19 +197,23 @@ export function statementsBetween(before: StatementCounters, after: StatementCou
       callsPerEvent: calls / events,
       execMicrosPerEvent: ((counters.execMs - earlier.execMs) * 1000) / events,
       execMicrosPerCall: calls > 0 ? ((counters.execMs - earlier.execMs) * 1000) / calls : 0,
+      plansPerCall: calls > 0 ? (counters.plans - earlier.plans) / calls : 0,
+      planMicrosPerEvent: ((counters.planMs - earlier.planMs) * 1000) / events,
       blocksHitPerCall: calls > 0 ? (counters.blocksHit - earlier.blocksHit) / calls : 0,
       blocksReadPerCall: calls > 0 ? (counters.blocksRead - earlier.blocksRead) / calls : 0,
       rowsPerCall: calls > 0 ? (counters.rows - earlier.rows) / calls : 0,
     };
   });
   const totalMicrosPerEvent = spans.reduce((sum, span) => sum + span.execMicrosPerEvent, 0);
+  const planMicrosPerEvent = spans.reduce((sum, span) => sum + span.planMicrosPerEvent, 0);
   const digits = (value: number) => Math.round(value * 100) / 100;
   return {
     totalMicrosPerEvent: digits(totalMicrosPerEvent),
+    planMicrosPerEvent: digits(planMicrosPerEvent),
     statements: spans
-      .sort((a, b) => b.execMicrosPerEvent - a.execMicrosPerEvent)
+      .sort((a, b) => b.execMicrosPerEvent + b.planMicrosPerEvent - (a.execMicrosPerEvent + a.planMicrosPerEvent))
       .slice(0, top)
-      .map((span) => ({ ...span, callsPerEvent: digits(span.callsPerEvent), execMicrosPerEvent: digits(span.execMicrosPerEvent), execMicrosPerCall: digits(span.execMicrosPerCall), blocksHitPerCall: digits(span.blocksHitPerCall), blocksReadPerCall: digits(span.blocksReadPerCall), rowsPerCall: digits(span.rowsPerCall) })),
+      .map((span) => ({ ...span, callsPerEvent: digits(span.callsPerEvent), execMicrosPerEvent: digits(span.execMicrosPerEvent), execMicrosPerCall: digits(span.execMicrosPerCall), plansPerCall: digits(span.plansPerCall), planMicrosPerEvent: digits(span.planMicrosPerEvent), blocksHitPerCall: digits(span.blocksHitPerCall), blocksReadPerCall: digits(span.blocksReadPerCall), rowsPerCall: digits(span.rowsPerCall) })),
   };
 }
 

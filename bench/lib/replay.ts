@@ -92,12 +92,14 @@ function statementSpans(snapshots: ({ messages: number; counters: StatementCount
     firstTenth: { messages: [start.messages, firstTenth.messages], ...statementsBetween(start.counters, firstTenth.counters, firstTenth.messages - start.messages) },
     lastTenth: { messages: [lastTenth.messages, end.messages], ...statementsBetween(lastTenth.counters, end.counters, end.messages - lastTenth.messages) },
   };
-  note(`PostgreSQL's statement time an event: first tenth ${spans.firstTenth.totalMicrosPerEvent} µs, last tenth ${spans.lastTenth.totalMicrosPerEvent} µs; the last tenth's largest:`);
+  note(
+    `PostgreSQL's statement time an event: first tenth ${spans.firstTenth.totalMicrosPerEvent} µs, last tenth ${spans.lastTenth.totalMicrosPerEvent} µs (planning ${spans.firstTenth.planMicrosPerEvent} and ${spans.lastTenth.planMicrosPerEvent} µs more); the last tenth's largest:`,
+  );
   const first = new Map(spans.firstTenth.statements.map((statement) => [statement.id, statement]));
   for (const statement of spans.lastTenth.statements.slice(0, 10)) {
     const before = first.get(statement.id);
     note(
-      `  ${statement.execMicrosPerEvent} µs/event (first tenth ${before?.execMicrosPerEvent ?? '?'}), ${statement.callsPerEvent} calls/event, ${statement.execMicrosPerCall} µs/call (${before?.execMicrosPerCall ?? '?'}), ${statement.blocksHitPerCall} blocks hit/call (${before?.blocksHitPerCall ?? '?'}): ${statement.query.slice(0, 110)}`,
+      `  ${statement.execMicrosPerEvent} µs/event (first tenth ${before?.execMicrosPerEvent ?? '?'}), ${statement.callsPerEvent} calls/event, ${statement.execMicrosPerCall} µs/call (${before?.execMicrosPerCall ?? '?'}), ${statement.blocksHitPerCall} blocks hit/call (${before?.blocksHitPerCall ?? '?'}), planned ${statement.planMicrosPerEvent} µs/event on ${Math.round(statement.plansPerCall * 100)} % of calls: ${statement.query.slice(0, 110)}`,
     );
   }
   return spans;
