@@ -15,6 +15,9 @@ const CLIENTS = 16;
 const POPULATION = 10_000;
 const RECORD_EVENTS = `mutation Record($events: [EventInput!]!) { recordEvents(events: $events) { results { id customerId duplicate } } }`;
 
+/** How a client sends its one event: the GraphQL mutation (the target's figure), or Segment's `/v1/track` (no GraphQL: for scale). */
+type Way = 'recordEvents' | 'track';
+
 interface Measured {
   eventsPerSecond: number;
   events: number;
@@ -45,10 +48,11 @@ export function single(argv: string[]): Promise<Outcome> {
     const { getPostgreSQLEventStore } = await emmettPostgreSQL();
     const emmett = getPostgreSQLEventStore(cluster.referenceUrl);
     await emmettAppenders(emmett, clients, 2, cluster.postmasterPid); // creates its schema, warms its pool
-    await trailmapClients(server, clients, 2, cluster.postmasterPid);
+    await trailmapClients(server, clients, 2, cluster.postmasterPid, 'recordEvents');
+    await trailmapClients(server, clients, 2, cluster.postmasterPid, 'track');
     await caughtUp();
 
-    const results = { trailmap: [] as Measured[], raw: [] as Measured[], raw1: [] as Measured[], emmett: [] as Measured[] };
+    const results = { trailmap: [] as Measured[], track: [] as Measured[], raw: [] as Measured[], raw1: [] as Measured[], emmett: [] as Measured[] };
     try {
       for (let run = 1; run <= runs; run++) {
         for (const [name, connections] of [['raw1', 1], ['raw', clients]] as const) {
@@ -63,10 +67,13 @@ export function single(argv: string[]): Promise<Outcome> {
         results.emmett.push(await emmettAppenders(emmett, clients, seconds, cluster.postmasterPid));
         note(`run ${run}: Emmett, ${clients} appenders: ${Math.round(results.emmett.at(-1)!.eventsPerSecond).toLocaleString()} events/s`);
         await checkpoint(cluster.url);
-        results.trailmap.push(await trailmapClients(server, clients, seconds, cluster.postmasterPid));
-        const last = results.trailmap.at(-1)!;
-        note(`run ${run}: Trailmap recordEvents, ${clients} clients: ${Math.round(last.eventsPerSecond).toLocaleString()} events/s, p99 ${last.latency.p99} ms (server ${last.cpu.serverCores} cores)`);
-        await caughtUp();
+        for (const way of ['recordEvents', 'track'] as const) {
+          const measured = await trailmapClients(server, clients, seconds, cluster.postmasterPid, way);
+          (way === 'track' ? results.track : results.trailmap).push(measured);
+          note(`run ${run}: Trailmap ${way === 'track' ? '/v1/track' : 'recordEvents'}, ${clients} clients: ${Math.round(measured.eventsPerSecond).toLocaleString()} events/s, p99 ${measured.latency.p99} ms (server ${measured.cpu.serverCores} cores)`);
+          await caughtUp();
+          await checkpoint(cluster.url);
+        }
       }
     } finally {
       await emmett.close();
@@ -77,9 +84,11 @@ export function single(argv: string[]): Promise<Outcome> {
     const figures: Figure[] = [
       ratioFigure(`recordEvents ×1, ${clients} clients, vs raw 1-row transactions, ${clients} clients`, 'events/s', medianOf('trailmap'), medianOf('raw'), '(raw)', 1.0),
       ratioFigure(`recordEvents ×1, ${clients} clients, vs Emmett, ${clients} appenders`, 'events/s', medianOf('trailmap'), medianOf('emmett'), '(Emmett)', 3),
+      ratioFigure(`Segment /v1/track ×1, ${clients} clients (no GraphQL; for scale), vs raw 1-row transactions, ${clients} clients`, 'events/s', medianOf('track'), medianOf('raw'), '(raw)'),
       ratioFigure('raw 1-row transactions, 1 client (for scale)', 'events/s', medianOf('raw1'), medianOf('raw'), `(raw ${clients})`),
       { figure: 'recordEvents latency p50 (reference: raw INSERT)', unit: 'ms', trailmap: latencyOf('trailmap', 'p50'), reference: latencyOf('raw', 'p50'), referenceName: '(raw)' },
       { figure: 'recordEvents latency p99 (reference: raw INSERT)', unit: 'ms', trailmap: latencyOf('trailmap', 'p99'), reference: latencyOf('raw', 'p99'), referenceName: '(raw)' },
+      { figure: '/v1/track latency p50 / p99', unit: 'ms', trailmap: latencyOf('track', 'p50'), reference: latencyOf('track', 'p99'), referenceName: '(p99)' },
       { figure: 'Emmett append latency p50 / p99', unit: 'ms', trailmap: latencyOf('emmett', 'p50'), reference: latencyOf('emmett', 'p99'), referenceName: '(p99)' },
     ];
     return {
@@ -91,21 +100,39 @@ export function single(argv: string[]): Promise<Outcome> {
   });
 }
 
-/** `clients` autocannon connections, each one `recordEvents` of one new event in flight; GraphQL errors counted from the bodies. */
-async function trailmapClients(server: TrailmapServer, clients: number, seconds: number, postmasterPid: number): Promise<Measured> {
+/**
+ * `clients` autocannon connections, each with one request of one new event in flight: a `recordEvents`
+ * mutation, or the same event as a Segment `track` call. Errors counted from the bodies too.
+ */
+async function trailmapClients(server: TrailmapServer, clients: number, seconds: number, postmasterPid: number, way: Way): Promise<Measured> {
   let errors = 0;
   let firstError: string | undefined;
   const meter = new CpuMeter(server.pid, postmasterPid);
+  const request =
+    way === 'recordEvents'
+      ? {
+          path: '/graphql',
+          authorization: `Bearer ${server.writeKey}`,
+          body: () => JSON.stringify({ query: RECORD_EVENTS, variables: { events: [productViewed(customerOf(POPULATION))] } }),
+        }
+      : {
+          path: '/v1/track',
+          authorization: `Basic ${Buffer.from(`${server.writeKey}:`).toString('base64')}`,
+          body: () => {
+            const event = productViewed(customerOf(POPULATION));
+            return JSON.stringify({ messageId: event.id, userId: event.userId, event: event.type, properties: event.properties, traits: event.traits, timestamp: new Date().toISOString() });
+          },
+        };
   const result = await autocannon({
-    url: server.graphqlUrl,
+    url: server.url,
     connections: clients,
     duration: seconds,
     requests: [
       {
         method: 'POST',
-        path: '/graphql',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.writeKey}` },
-        setupRequest: (request) => ({ ...request, body: JSON.stringify({ query: RECORD_EVENTS, variables: { events: [productViewed(customerOf(POPULATION))] } }) }),
+        path: request.path,
+        headers: { 'content-type': 'application/json', authorization: request.authorization },
+        setupRequest: (sent) => ({ ...sent, body: request.body() }),
         onResponse: (status, body) => {
           if (status !== 200 || body.includes('"errors"')) {
             errors += 1;
@@ -116,7 +143,7 @@ async function trailmapClients(server: TrailmapServer, clients: number, seconds:
     ],
   });
   const cpu = meter.read();
-  if (errors > 0) note(`recordEvents: ${errors} failed requests, the first: ${firstError}`);
+  if (errors > 0) note(`${way}: ${errors} failed requests, the first: ${firstError}`);
   const events = result.requests.total - errors - result.non2xx;
   return {
     eventsPerSecond: events / result.duration,
