@@ -31,7 +31,7 @@ export function rebuild(argv: string[]): Promise<Outcome> {
       note(`raw keyset scan ${run}: ${Math.round(scanRuns.at(-1)!.eventsPerSecond).toLocaleString()} events/s`);
     }
     note('rebuilding every projection');
-    const rebuilt = await rebuildAll(server, log.events, cluster.postmasterPid);
+    const rebuilt = await rebuildAll(server, log.events, cluster.postmasterPid, { statementsUrl: cluster.statementsUrl });
     note(`rebuilt in ${rebuilt.seconds.toFixed(1)} s: ${Math.round(rebuilt.eventsPerSecond).toLocaleString()} events/s; RSS max ${rebuilt.rss.maxMiB} MiB, growth ${rebuilt.rss.growthMiB} MiB`);
 
     const scanRate = median(scanRuns.map((run) => run.eventsPerSecond));

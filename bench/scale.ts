@@ -37,13 +37,13 @@ export function scale(argv: string[]): Promise<Outcome> {
      */
     const rebuild = async (server: TrailmapServer, events: number, label: string, env: Record<string, string> = keys): Promise<Rebuilt> => {
       if (projections === 'worker') {
-        const rebuilt = await rebuildAll(server, events, cluster.postmasterPid);
+        const rebuilt = await rebuildAll(server, events, cluster.postmasterPid, { statementsUrl: cluster.statementsUrl });
         await bench.stopServer(server, label);
         return rebuilt;
       }
       await bench.stopServer(server, `${label} load`);
       const builder = await bench.startServer({ env });
-      const rebuilt = await rebuildAll(builder, events, cluster.postmasterPid, { ask: false });
+      const rebuilt = await rebuildAll(builder, events, cluster.postmasterPid, { ask: false, statementsUrl: cluster.statementsUrl });
       await bench.stopServer(builder, `${label} build`);
       return rebuilt;
     };

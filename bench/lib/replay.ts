@@ -123,8 +123,12 @@ export function logSize(url: string): Promise<{ events: number; averageJsonbByte
  * server started on a log its projections have never seen builds them by a rebuild on its own; the
  * clock starts when their runners connected, not when the server was started.
  */
-export async function rebuildAll(server: TrailmapServer, events: number, postmasterPid: number, { ask = true } = {}) {
+export async function rebuildAll(server: TrailmapServer, events: number, postmasterPid: number, { ask = true, statementsUrl }: { ask?: boolean; statementsUrl?: string } = {}) {
   const names = (await server.projections()).map((status) => status.name);
+  // With --statements: PostgreSQL's statements in the rebuild's first and last tenth, to tell what grows as the twins fill.
+  const database = new URL(server.databaseUrl).pathname.slice(1);
+  const snapshot = async (processed: number) => (statementsUrl ? { messages: processed, counters: await statementCounters(statementsUrl, database) } : undefined);
+  const snapshots = [snapshot(0)];
   const watcher = new pg.Client({ connectionString: server.databaseUrl, application_name: 'bench-watch' });
   await watcher.connect();
   const rss = new RssSampler(server.pid, 250).start();
@@ -157,10 +161,11 @@ export async function rebuildAll(server: TrailmapServer, events: number, postmas
       for (const checkpoint of checkpoints) {
         if (names.includes(checkpoint.name) && !finished.has(checkpoint.name) && !checkpoint.rebuilding) finished.set(checkpoint.name, seconds);
       }
-      progress.push({
-        seconds: Math.round(seconds * 10) / 10,
-        processed: checkpoints.reduce((sum, checkpoint) => sum + (finished.has(checkpoint.name) ? events : checkpoint.rebuildProcessed), 0),
-      });
+      const processed = checkpoints.reduce((sum, checkpoint) => sum + (finished.has(checkpoint.name) ? events : checkpoint.rebuildProcessed), 0);
+      progress.push({ seconds: Math.round(seconds * 10) / 10, processed });
+      // Counted in events of the log: each projection goes through every one.
+      const replayed = processed / names.length;
+      if ((snapshots.length === 1 && replayed >= events * 0.1) || (snapshots.length === 2 && replayed >= events * 0.9)) snapshots.push(snapshot(replayed));
       if (seconds - lastNote >= 15) {
         lastNote = seconds;
         note(`  rebuilding: ${checkpoints.map((checkpoint) => `${checkpoint.name} ${finished.has(checkpoint.name) ? 'done' : checkpoint.rebuildProcessed.toLocaleString()}`).join(', ')}; RSS ${rss.samples.at(-1)?.mib} MiB`);
@@ -170,6 +175,9 @@ export async function rebuildAll(server: TrailmapServer, events: number, postmas
     }
     const seconds = Math.max(...finished.values());
     const cpu = meter.read();
+    snapshots.push(snapshot(events));
+    if (statementsUrl) note('the rebuild:');
+    const statements = statementSpans(await Promise.all(snapshots));
     return {
       projections: names,
       seconds,
@@ -179,6 +187,7 @@ export async function rebuildAll(server: TrailmapServer, events: number, postmas
       rss: rss.stop(),
       rssSeries: rss.series(),
       progress: progress.filter((_, index) => index % Math.max(1, Math.ceil(progress.length / 120)) === 0),
+      ...(statements && { statements }),
     };
   } finally {
     rss.stop();
