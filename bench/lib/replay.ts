@@ -24,9 +24,7 @@ export async function loadDemo(server: TrailmapServer, events: number, cluster: 
   const meter = new CpuMeter(server.pid, cluster.postmasterPid);
   const activity = await postgresActivity(server.databaseUrl);
   // With --statements: PostgreSQL's statements in the load's first and last tenth, to tell what grows with the log.
-  const database = new URL(server.databaseUrl).pathname.slice(1);
-  const snapshot = async (messages: number) => (cluster.statementsUrl ? { messages, counters: await statementCounters(cluster.statementsUrl, database) } : undefined);
-  const snapshots = [snapshot(0)];
+  const tenths = new TenthSnapshots(cluster.statementsUrl, server.databaseUrl);
   let shown = { seconds: 0, messages: 0 };
   /** The rate of each window between progress notes: whether the cost per event grows as the log does. */
   const rates: { messages: number; perSecond: number }[] = [];
@@ -41,8 +39,7 @@ export async function loadDemo(server: TrailmapServer, events: number, cluster: 
     batchSize: 100,
     concurrency: 4,
     onProgress: (progress) => {
-      const tenths = progress.messages / progress.expected;
-      if ((snapshots.length === 1 && tenths >= 0.1) || (snapshots.length === 2 && tenths >= 0.9)) snapshots.push(snapshot(progress.messages));
+      tenths.reached(progress.messages, progress.messages / progress.expected);
       if (progress.seconds - shown.seconds < 15) return;
       const perSecond = Math.round((progress.messages - shown.messages) / (progress.seconds - shown.seconds));
       rates.push({ messages: progress.messages, perSecond });
@@ -52,8 +49,7 @@ export async function loadDemo(server: TrailmapServer, events: number, cluster: 
   });
   const cpu = meter.read();
   const postgres = activityBetween(activity, await postgresActivity(server.databaseUrl), sent.messages);
-  snapshots.push(snapshot(sent.messages));
-  const statements = statementSpans(await Promise.all(snapshots));
+  const statements = await tenths.end(sent.messages);
   const tables = cluster.statementsUrl ? await tableCounters(server.databaseUrl) : undefined;
   note(`loaded ${sent.messages.toLocaleString()} messages in ${sent.seconds.toFixed(1)} s (PostgreSQL: ${postgres.walBytesPerEvent} B of WAL an event, ${postgres.fullPageImagesPer1000Events} full-page images a 1,000, ${postgres.checkpoints} checkpoints, ${postgres.blocksReadPerEvent} blocks read outside shared_buffers an event)${projections ? '; waiting for the projections to catch up' : ''}`);
   const catchUpStarted = monotonicMs();
@@ -84,8 +80,38 @@ export async function loadDemo(server: TrailmapServer, events: number, cluster: 
   };
 }
 
+type Snapshot = { messages: number; counters: StatementCounters } | undefined;
+
+/** With `statementsUrl` (--statements): the statement counters at the start, at ~10 % and ~90 % of a load or rebuild, and at its end. */
+class TenthSnapshots {
+  private readonly database: string;
+  private readonly snapshots: Promise<Snapshot>[];
+
+  constructor(
+    private readonly statementsUrl: string | undefined,
+    databaseUrl: string,
+  ) {
+    this.database = new URL(databaseUrl).pathname.slice(1);
+    this.snapshots = [this.take(0)];
+  }
+
+  /** `done` events so far, `share` of the whole. */
+  reached(done: number, share: number): void {
+    if ((this.snapshots.length === 1 && share >= 0.1) || (this.snapshots.length === 2 && share >= 0.9)) this.snapshots.push(this.take(done));
+  }
+
+  async end(done: number) {
+    this.snapshots.push(this.take(done));
+    return statementSpans(await Promise.all(this.snapshots));
+  }
+
+  private async take(messages: number): Promise<Snapshot> {
+    return this.statementsUrl ? { messages, counters: await statementCounters(this.statementsUrl, this.database) } : undefined;
+  }
+}
+
 /** The first and the last tenth of a load, from four snapshots (start, ~10 %, ~90 %, end). */
-function statementSpans(snapshots: ({ messages: number; counters: StatementCounters } | undefined)[]) {
+function statementSpans(snapshots: Snapshot[]) {
   const [start, firstTenth, lastTenth, end] = snapshots;
   if (!start || !firstTenth || !lastTenth || !end) return undefined;
   const spans = {
@@ -126,9 +152,7 @@ export function logSize(url: string): Promise<{ events: number; averageJsonbByte
 export async function rebuildAll(server: TrailmapServer, events: number, postmasterPid: number, { ask = true, statementsUrl }: { ask?: boolean; statementsUrl?: string } = {}) {
   const names = (await server.projections()).map((status) => status.name);
   // With --statements: PostgreSQL's statements in the rebuild's first and last tenth, to tell what grows as the twins fill.
-  const database = new URL(server.databaseUrl).pathname.slice(1);
-  const snapshot = async (processed: number) => (statementsUrl ? { messages: processed, counters: await statementCounters(statementsUrl, database) } : undefined);
-  const snapshots = [snapshot(0)];
+  const tenths = new TenthSnapshots(statementsUrl, server.databaseUrl);
   const watcher = new pg.Client({ connectionString: server.databaseUrl, application_name: 'bench-watch' });
   await watcher.connect();
   const rss = new RssSampler(server.pid, 250).start();
@@ -165,7 +189,7 @@ export async function rebuildAll(server: TrailmapServer, events: number, postmas
       progress.push({ seconds: Math.round(seconds * 10) / 10, processed });
       // Counted in events of the log: each projection goes through every one.
       const replayed = processed / names.length;
-      if ((snapshots.length === 1 && replayed >= events * 0.1) || (snapshots.length === 2 && replayed >= events * 0.9)) snapshots.push(snapshot(replayed));
+      tenths.reached(replayed, replayed / events);
       if (seconds - lastNote >= 15) {
         lastNote = seconds;
         note(`  rebuilding: ${checkpoints.map((checkpoint) => `${checkpoint.name} ${finished.has(checkpoint.name) ? 'done' : checkpoint.rebuildProcessed.toLocaleString()}`).join(', ')}; RSS ${rss.samples.at(-1)?.mib} MiB`);
@@ -175,9 +199,8 @@ export async function rebuildAll(server: TrailmapServer, events: number, postmas
     }
     const seconds = Math.max(...finished.values());
     const cpu = meter.read();
-    snapshots.push(snapshot(events));
     if (statementsUrl) note('the rebuild:');
-    const statements = statementSpans(await Promise.all(snapshots));
+    const statements = await tenths.end(events);
     return {
       projections: names,
       seconds,
