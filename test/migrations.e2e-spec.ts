@@ -6,6 +6,7 @@ import { migrate } from '../src/modules/database/migrate.js';
 import { migrations } from '../src/modules/database/migrations/index.js';
 import { EventLogAsWritten1764145200000 } from '../src/modules/event-store/postgres/event-log-json.migration.js';
 import { PostgresEventStore } from '../src/modules/event-store/postgres/postgres-event-store.js';
+import { ProjectionStatesAsWritten1764145300000 } from '../src/projections/states-as-written.migration.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from './support/database.js';
 import { ServerProcess } from './support/process.js';
 
@@ -17,6 +18,11 @@ async function appliedMigrations(url: string): Promise<string[]> {
   } finally {
     await client.end();
   }
+}
+
+/** The names of `first` and of every migration after it. */
+function namesFrom(first: (typeof migrations)[number]): string[] {
+  return migrations.slice(migrations.indexOf(first)).map((migration) => new migration().name);
 }
 
 describe('schema migrations', () => {
@@ -60,7 +66,7 @@ describe('schema migrations', () => {
     }
     await before.destroy();
 
-    expect(await migrate(url, silentLogger)).toEqual([new EventLogAsWritten1764145200000().name]);
+    expect(await migrate(url, silentLogger)).toEqual(namesFrom(EventLogAsWritten1764145200000));
     const database = new Database(url, 2, 'migration-test');
     const store = new PostgresEventStore(database);
     try {
@@ -81,6 +87,50 @@ describe('schema migrations', () => {
       ]);
     } finally {
       await store.close();
+      await database.end();
+    }
+  });
+
+  it('keep the profiles and journey states written as jsonb, a rebuild twin under way included, when they become json', async () => {
+    const { url } = await emptyDatabase();
+    const before = new DataSource({
+      type: 'postgres',
+      url,
+      migrations: migrations.slice(0, migrations.indexOf(ProjectionStatesAsWritten1764145300000)),
+      migrationsTableName: 'trailmap_migrations',
+    });
+    await before.initialize();
+    await before.runMigrations({ transaction: 'each' });
+    const profile = { customerId: 'ada', version: 3, traits: { name: 'Ada', nested: { b: true, a: 'é 😀 "x"' } }, metrics: { events: 4, revenue: 12.5 }, sessions: { windows: [] } };
+    const state = { stage: 'CONVERSION', enteredAt: '2026-11-01T00:00:00.000Z', cart: null };
+    await before.query('CREATE TABLE customer_profiles__rebuild (LIKE customer_profiles INCLUDING ALL)');
+    for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
+      await before.query(`INSERT INTO ${table} (customer_id, profile) VALUES ('ada', $1::jsonb)`, [JSON.stringify(profile)]);
+    }
+    await before.query(`INSERT INTO journey_states (customer_id, state, stage) VALUES ('ada', $1::jsonb, 'CONVERSION'), ('bob', NULL, NULL)`, [JSON.stringify(state)]);
+    await before.destroy();
+
+    expect(await migrate(url, silentLogger)).toEqual(namesFrom(ProjectionStatesAsWritten1764145300000));
+    const database = new Database(url, 2, 'migration-test');
+    try {
+      const { rows: columns } = await database.query<{ table_name: string; data_type: string }>(
+        `SELECT table_name, data_type FROM information_schema.columns
+         WHERE (table_name LIKE 'customer_profiles%' AND column_name = 'profile') OR (table_name = 'journey_states' AND column_name = 'state')
+         ORDER BY table_name`,
+      );
+      expect(columns).toEqual([
+        { table_name: 'customer_profiles', data_type: 'json' },
+        { table_name: 'customer_profiles__rebuild', data_type: 'json' },
+        { table_name: 'journey_states', data_type: 'json' },
+      ]);
+      for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
+        expect((await database.query(`SELECT profile FROM ${table}`)).rows).toEqual([{ profile }]);
+      }
+      expect((await database.query('SELECT customer_id, state FROM journey_states ORDER BY customer_id')).rows).toEqual([
+        { customer_id: 'ada', state },
+        { customer_id: 'bob', state: null },
+      ]);
+    } finally {
       await database.end();
     }
   });

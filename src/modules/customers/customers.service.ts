@@ -53,12 +53,12 @@ export type ServedProfile = Omit<CustomerProfile, 'sessions' | 'appliedRevisions
 
 interface CustomerRow {
   customer_id: string;
-  profile: ServedProfile;
+  profile: CustomerProfile;
   stage: JourneyStage | null;
   entered_at: Date | null;
 }
 
-const CUSTOMER_COLUMNS = `p.customer_id, p.profile - '{sessions,appliedRevisions,traitsUpdatedAt,supportTickets}'::text[] AS profile, j.stage, j.entered_at`;
+const CUSTOMER_COLUMNS = `p.customer_id, p.profile, j.stage, j.entered_at`;
 const CUSTOMER_SOURCE = `customer_profiles p LEFT JOIN journey_states j ON j.customer_id = p.customer_id`;
 
 /** Reads of the customer read models: profiles, identities, stages and timelines. */
@@ -189,7 +189,13 @@ function toHistory(customerId: string, stored: StoredHistory): StageTransitionVi
   return stored.map(([from, to, at, eventType]) => ({ customerId, from, to, at: new Date(at), eventType }));
 }
 
-function toView({ customer_id: id, profile, stage, entered_at: enteredAt }: CustomerRow): CustomerView {
+/** The stored profile without the projection's bookkeeping (stored as written, json: PostgreSQL does not take it apart). */
+function servedProfile({ sessions: _sessions, appliedRevisions: _applied, traitsUpdatedAt: _traitsUpdatedAt, supportTickets: _tickets, ...served }: CustomerProfile): ServedProfile {
+  return served;
+}
+
+function toView({ customer_id: id, profile: stored, stage, entered_at: enteredAt }: CustomerRow): CustomerView {
+  const profile = servedProfile(stored);
   const firstSeenAt = profile.firstSeenAt ?? profile.lastSeenAt ?? new Date(0).toISOString();
   return {
     id,

@@ -38,9 +38,11 @@ export class JourneyScheduler {
   async tick(now: string): Promise<number> {
     const { dormantAfterMs, cartAbandonedAfterMs } = this.settings;
     const { rows } = await this.database.query<{ customer_id: string; state: JourneyState }>(
-      `(SELECT customer_id, state FROM journey_states WHERE dormancy_due_from < $1::timestamptz - $2 * interval '1 millisecond' ORDER BY dormancy_due_from LIMIT $4)
-       UNION
-       (SELECT customer_id, state FROM journey_states WHERE abandonment_due_from < $1::timestamptz - $3 * interval '1 millisecond' ORDER BY abandonment_due_from LIMIT $4)`,
+      // The customers are found by id, then read: a state (json, stored as written) has no equality for UNION to use.
+      `SELECT customer_id, state FROM journey_states WHERE customer_id IN (
+         (SELECT customer_id FROM journey_states WHERE dormancy_due_from < $1::timestamptz - $2 * interval '1 millisecond' ORDER BY dormancy_due_from LIMIT $4)
+         UNION
+         (SELECT customer_id FROM journey_states WHERE abandonment_due_from < $1::timestamptz - $3 * interval '1 millisecond' ORDER BY abandonment_due_from LIMIT $4))`,
       [now, dormantAfterMs, cartAbandonedAfterMs, SCAN_LIMIT],
     );
     const appends: AppendRequest[] = [];

@@ -42,3 +42,20 @@ export function journeyRow(key: string, { state, mergedInto }: CustomerEntry<Jou
     abandonmentDueFrom: mergedInto === null && cartSince !== null && cartSince !== state!.cart.abandonmentRecordedFor ? cartSince : null,
   };
 }
+
+/**
+ * The rows of `journeyRow` column by column, the states as one JSON array (`json_array_elements`
+ * splits it, and a `json` column stores each as the text it is): as an array of texts, node-pg would
+ * escape every quote and PostgreSQL unescape it.
+ */
+export function journeyColumns(rows: readonly ReturnType<typeof journeyRow>[]) {
+  return [
+    rows.map((row) => row.key),
+    JSON.stringify(rows.map((row) => row.state)),
+    rows.map((row) => row.stage),
+    rows.map((row) => row.enteredAt),
+    rows.map((row) => row.mergedInto),
+    rows.map((row) => row.dormancyDueFrom),
+    rows.map((row) => row.abandonmentDueFrom),
+  ];
+}

@@ -2,7 +2,7 @@ import type { CustomerEvent } from '../../domain/customer-event.js';
 import { stageChangedNotice } from '../../modules/live/stage-changed-notice.js';
 import type { Projection, ProjectionTransaction } from '../projection.js';
 import { foldCustomers } from '../runner/customer-fold.js';
-import { journeyLoader, journeyRow, journeyRules } from './journey-states.js';
+import { journeyColumns, journeyLoader, journeyRow, journeyRules } from './journey-states.js';
 
 export const STAGE_CHANGED_CHANNEL = 'trailmap_stage_changed';
 
@@ -19,12 +19,11 @@ export class JourneyProjection implements Projection {
     const { entries, changed, outputs } = await foldCustomers(events, journeyRules, journeyLoader(client, states, 'customer_id'));
     write(
       `INSERT INTO ${states} (customer_id, state, stage, entered_at, merged_into, dormancy_due_from, abandonment_due_from)
-       SELECT r->>'key', r->'state', r->>'stage', (r->>'enteredAt')::timestamptz, r->>'mergedInto',
-              (r->>'dormancyDueFrom')::timestamptz, (r->>'abandonmentDueFrom')::timestamptz
-       FROM jsonb_array_elements($1::jsonb) AS r
+       SELECT * FROM ROWS FROM (unnest($1::text[]), json_array_elements($2::json), unnest($3::text[]), unnest($4::timestamptz[]), unnest($5::text[]),
+                                unnest($6::timestamptz[]), unnest($7::timestamptz[]))
        ON CONFLICT (customer_id) DO UPDATE SET state = EXCLUDED.state, stage = EXCLUDED.stage, entered_at = EXCLUDED.entered_at,
          merged_into = EXCLUDED.merged_into, dormancy_due_from = EXCLUDED.dormancy_due_from, abandonment_due_from = EXCLUDED.abandonment_due_from`,
-      [JSON.stringify([...changed].map((customerId) => journeyRow(customerId, entries.get(customerId)!)))],
+      journeyColumns([...changed].map((customerId) => journeyRow(customerId, entries.get(customerId)!))),
     );
     if (outputs.length === 0) return;
     const transitions = outputs.map(({ output, event }) => ({

@@ -41,13 +41,22 @@ export class ProfileProjection implements Projection {
     );
 
     const written = [...changed].map((customerId) => canonicalProfile(entries.get(customerId)!.state!));
+    // Column by column, the profiles as one JSON array: PostgreSQL splits it and stores each as the text it
+    // is (json); as an array of texts, node-pg would escape every quote and PostgreSQL unescape it.
     write(
       `INSERT INTO ${profiles} (customer_id, profile, merged_into, forgotten, first_seen_at, last_seen_at)
-       SELECT p->>'customerId', p, p->>'mergedInto', (p->>'forgotten')::boolean, (p->>'firstSeenAt')::timestamptz, (p->>'lastSeenAt')::timestamptz
-       FROM jsonb_array_elements($1::jsonb) AS p
+       SELECT * FROM ROWS FROM (unnest($1::text[]), json_array_elements($2::json), unnest($3::text[]), unnest($4::boolean[]),
+                                unnest($5::timestamptz[]), unnest($6::timestamptz[]))
        ON CONFLICT (customer_id) DO UPDATE SET profile = EXCLUDED.profile, merged_into = EXCLUDED.merged_into,
          forgotten = EXCLUDED.forgotten, first_seen_at = EXCLUDED.first_seen_at, last_seen_at = EXCLUDED.last_seen_at`,
-      [JSON.stringify(written)],
+      [
+        written.map((profile) => profile.customerId),
+        JSON.stringify(written),
+        written.map((profile) => profile.mergedInto ?? null),
+        written.map((profile) => profile.forgotten),
+        written.map((profile) => profile.firstSeenAt),
+        written.map((profile) => profile.lastSeenAt),
+      ],
     );
 
     // Only the identities a customer gained or lost are written: rewriting them all per batch left a dead

@@ -11,6 +11,7 @@ import { JourneyStages1764144600000 } from '../../../projections/journey/journey
 import { ProfilesMergedIntoIndex1764145100000 } from '../../../projections/profile/merged-into-index.migration.js';
 import { CustomerProfiles1764144500000 } from '../../../projections/profile/profile.migration.js';
 import { ProjectionCheckpoints1764144400000 } from '../../../projections/runner/checkpoints.migration.js';
+import { ProjectionStatesAsWritten1764145300000 } from '../../../projections/states-as-written.migration.js';
 import { Timeline1764144800000 } from '../../../projections/timeline/timeline.migration.js';
 
 /** Every schema change, in the order it is applied. */
@@ -28,4 +29,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   DropStreamRevisions1764145000000,
   ProfilesMergedIntoIndex1764145100000,
   EventLogAsWritten1764145200000,
+  ProjectionStatesAsWritten1764145300000,
 ];
