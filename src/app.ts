@@ -19,10 +19,13 @@ import type { ApolloDriver } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { ApiKeyring } from './modules/auth/api-keys.js';
-import { answerGraphQLPost, bodyRefusals, GRAPHQL_BODY_LIMIT, isPlainGraphQLPost, refuseBody } from './modules/graphql/graphql-posts.js';
+import { bodyRefusals, refuseBody } from './modules/core/json-posts.js';
+import { answerGraphQLPost, GRAPHQL_BODY_LIMIT, isPlainGraphQLPost } from './modules/graphql/graphql-posts.js';
 import { graphqlContext, type RequestContext } from './modules/graphql/graphql.options.js';
 import { logSocketErrors } from './modules/graphql/socket-errors.js';
 import { coalesceWrites } from './modules/graphql/socket-writes.js';
+import { SEGMENT_BODY_LIMIT, SegmentApi } from './modules/ingestion/segment-api.js';
+import { answerSegmentPost, plainSegmentCall } from './modules/ingestion/segment-posts.js';
 
 /** A running Trailmap: its HTTP address, its database, and the way to stop it in order. */
 export interface Trailmap {
@@ -97,7 +100,7 @@ export async function startTrailmap(config: Config, logger: Logger): Promise<Tra
 /** Body limits on every endpoint: Segment's 500 KB on its API, 1 MiB elsewhere; an oversized body gets a JSON 413. */
 function limitRequestBodies(app: NestExpressApplication) {
   // Segment's browser library posts JSON as text/plain to avoid CORS preflights.
-  app.use('/v1', express.json({ limit: '500kb', type: ['application/json', 'text/plain'], verify: refuseInvalidUtf8 }));
+  app.use('/v1', express.json({ limit: SEGMENT_BODY_LIMIT, type: ['application/json', 'text/plain'], verify: refuseInvalidUtf8 }));
   app.use(express.json({ limit: GRAPHQL_BODY_LIMIT, verify: refuseInvalidUtf8 }));
   app.use((error: Error & { status?: number; type?: string; limit?: number }, _request: Request, response: Response, next: NextFunction) => {
     if (!error.status || error.status >= 500) return next(error);
@@ -137,7 +140,8 @@ function refuseInvalidUtf8(_request: unknown, _response: unknown, body: Buffer, 
 
 /**
  * Every HTTP request comes in here: counted while in flight (a stop lets them finish), a plain
- * GraphQL POST answered by Apollo directly, anything else by express.
+ * GraphQL POST answered by Apollo directly, a plain Segment POST by the Segment API directly,
+ * anything else by express.
  */
 function serveRequests(app: NestExpressApplication, logger: Logger) {
   const server = app.getHttpServer() as Server;
@@ -148,6 +152,7 @@ function serveRequests(app: NestExpressApplication, logger: Logger) {
   // Nest's driver types Apollo with its base context; the context it runs with is ours (graphqlOptions).
   const apollo = app.get<GraphQLModule<ApolloDriver>>(GraphQLModule).graphQlAdapter.instance as unknown as ApolloServer<RequestContext>;
   const context = graphqlContext(app.get(ApiKeyring));
+  const segment = app.get(SegmentApi);
   let active = 0;
   let onIdle: (() => void) | undefined;
   server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
@@ -156,7 +161,9 @@ function serveRequests(app: NestExpressApplication, logger: Logger) {
       active -= 1;
       if (active === 0) onIdle?.();
     });
-    if (isPlainGraphQLPost(request)) answerGraphQLPost(apollo, context, logger, request, response);
+    if (isPlainGraphQLPost(request)) return answerGraphQLPost(apollo, context, logger, request, response);
+    const call = plainSegmentCall(request);
+    if (call !== undefined) answerSegmentPost(segment, logger, call, request, response);
     else viaExpress(request, response);
   });
   return {

@@ -63,6 +63,60 @@ describe('the server', () => {
     expect(await (await post(query)).json()).toEqual({ data: { __typename: 'Query' } });
   });
 
+  it('answers a Segment call alike whether the Segment API takes it directly or through express', async () => {
+    const basic = `Basic ${Buffer.from(`${apiKeys.ingest}:`).toString('base64')}`;
+    const post = (path: string, body: RequestInit['body'], headers: Record<string, string> = {}) =>
+      fetch(`${trailmap.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: basic, ...headers }, body, duplex: 'half' } as RequestInit);
+    const answer = async (response: Response) => ({ status: response.status, type: response.headers.get('content-type'), body: await response.json() });
+    const track = (messageId: string) => JSON.stringify({ userId: 'segment-doors', event: 'Product Viewed', messageId, properties: { product_id: 'p-1' } });
+    const batch = (messageId: string) => JSON.stringify({ batch: [{ type: 'page', userId: 'segment-doors', messageId, name: 'Home' }] });
+    // Plain JSON (or text/plain, as Segment's browser library sends) is taken directly; a compressed body,
+    // another spelling of the path, goes through express's body-parser and the controller.
+    const accepted = { status: 200, type: 'application/json; charset=utf-8', body: { success: true } };
+    const sent: [string, RequestInit['body'], Record<string, string>][] = [
+      ['/v1/track', track('direct-json'), {}],
+      ['/v1/track', track('direct-text'), { 'content-type': 'text/plain' }],
+      ['/v1/track', track('direct-charset'), { 'content-type': 'application/json; charset=utf-8' }],
+      ['/v1/track', `\uFEFF${track('direct-bom')}`, {}],
+      ['/v1/batch', batch('direct-batch'), {}],
+      ['/v1/track', gzipSync(track('express-gzip')), { 'content-encoding': 'gzip' }],
+      ['/v1/BATCH', batch('express-batch'), {}],
+    ];
+    for (const [path, body, headers] of sent) {
+      const response = await post(path, body, headers);
+      expect(await answer(response)).toEqual(accepted);
+      expect(response.headers.get('x-powered-by')).toBeNull();
+    }
+    const { rows } = await trailmap.app.get(Database).query<{ count: number }>("SELECT count(*)::int AS count FROM event_store_events WHERE stream = 'customer-segment-doors'");
+    expect(rows[0]!.count).toBe(sent.length);
+
+    // The same refusals either way.
+    const bothWays = async (path: string, body: string, headers: Record<string, string> = {}) => {
+      const direct = await answer(await post(path, body, headers));
+      const viaExpress = await answer(await post(path, gzipSync(body), { ...headers, 'content-encoding': 'gzip' }));
+      expect(viaExpress).toEqual(direct);
+      return direct;
+    };
+    expect(await bothWays('/v1/track', JSON.stringify({ userId: 'segment-doors', properties: {} }))).toMatchObject({
+      status: 400,
+      body: { success: false, code: 'BAD_USER_INPUT', errors: [expect.objectContaining({ field: 'type' })] },
+    });
+    expect(await bothWays('/v1/track', track('no-key'), { authorization: '' })).toMatchObject({ status: 401, body: { success: false, code: 'UNAUTHENTICATED' } });
+    expect(await bothWays('/v1/track', track('not-ingest'), { authorization: `Bearer ${apiKeys.analyst}` })).toMatchObject({ status: 403, body: { success: false, code: 'FORBIDDEN' } });
+    expect(await bothWays('/v1/batch', JSON.stringify([{ type: 'track' }]))).toMatchObject({ status: 400, body: { errors: [{ field: 'body', rule: 'type' }] } });
+    expect(await bothWays('/v1/batch', JSON.stringify({ batch: 'none' }))).toMatchObject({ status: 400, body: { errors: [{ field: 'batch', rule: 'type' }] } });
+
+    const tooLarge = { status: 413, type: 'application/json; charset=utf-8', body: { success: false, code: 'BAD_USER_INPUT', message: 'The request body is larger than this endpoint accepts (512000 bytes).' } };
+    const padded = JSON.stringify({ userId: 'segment-doors', event: 'Product Viewed', properties: { padding: 'x'.repeat(520_000) } });
+    expect(await answer(await post('/v1/track', padded))).toEqual(tooLarge);
+    expect(await answer(await post('/v1/track', gzipSync(padded), { 'content-encoding': 'gzip' }))).toEqual(tooLarge);
+    expect(await answer(await post('/v1/track', Buffer.from([0x7b, 0xff, 0x7d])))).toMatchObject({ status: 400, body: { message: 'The request body is not valid UTF-8.' } });
+    for (const invalid of ['{"userId": ', '"track"']) {
+      expect(await answer(await post('/v1/track', invalid))).toMatchObject({ status: 400, body: { code: 'BAD_USER_INPUT', message: expect.stringMatching(/^The request body is not valid JSON: /) } });
+    }
+    expect((await trailmap.app.get(Database).query<{ count: number }>("SELECT count(*)::int AS count FROM event_store_events WHERE stream = 'customer-segment-doors'")).rows[0]!.count).toBe(sent.length);
+  });
+
   it('is live and ready once the database answers and migrations are applied', async () => {
     const live = await fetch(`${trailmap.url}/health/live`);
     expect(live.status).toBe(200);

@@ -15,13 +15,22 @@ export class HttpErrorFilter implements ExceptionFilter {
       response.status(error.getStatus()).json({ success: false, code: 'BAD_REQUEST', message: error.message });
       return;
     }
-    const description = describeError(error);
-    if (!description.expected) this.logger.error({ err: error }, 'HTTP request failed');
-    response.status(description.status).json({
+    const { status, body } = httpErrorAnswer(error, this.logger);
+    response.status(status).json(body);
+  }
+}
+
+/** A failure of an HTTP endpoint as its answer (the same whether express or a direct way in served it); unexpected ones are logged. */
+export function httpErrorAnswer(error: unknown, logger: Logger): { status: number; body: Record<string, unknown> } {
+  const description = describeError(error);
+  if (!description.expected) logger.error({ err: error }, 'HTTP request failed');
+  return {
+    status: description.status,
+    body: {
       success: false,
       code: description.code,
       message: description.message,
       ...(description.problems && { errors: description.problems }),
-    });
-  }
+    },
+  };
 }

@@ -5,12 +5,14 @@ import type { Secrets } from '../privacy/secrets.js';
 import { IdentityDirectory } from './identity-directory.js';
 import { IngestionResolver } from './ingestion.resolver.js';
 import { IngestionService } from './ingestion.service.js';
+import { SegmentApi } from './segment-api.js';
 import { SegmentController } from './segment.controller.js';
 
 @Module({
   providers: [
     IngestionService,
     IngestionResolver,
+    SegmentApi,
     {
       provide: IdentityDirectory,
       inject: [Database, SECRETS],
@@ -18,6 +20,6 @@ import { SegmentController } from './segment.controller.js';
     },
   ],
   controllers: [SegmentController],
-  exports: [IngestionService, IdentityDirectory],
+  exports: [IngestionService, IdentityDirectory, SegmentApi],
 })
 export class IngestionModule {}
