@@ -20,6 +20,14 @@ async function appliedMigrations(url: string): Promise<string[]> {
   }
 }
 
+/** A connection to a database migrated up to, not including, `next`. */
+async function migratedUntil(url: string, next: (typeof migrations)[number]): Promise<DataSource> {
+  const before = new DataSource({ type: 'postgres', url, migrations: migrations.slice(0, migrations.indexOf(next)), migrationsTableName: 'trailmap_migrations' });
+  await before.initialize();
+  await before.runMigrations({ transaction: 'each' });
+  return before;
+}
+
 /** The names of `first` and of every migration after it. */
 function namesFrom(first: (typeof migrations)[number]): string[] {
   return migrations.slice(migrations.indexOf(first)).map((migration) => new migration().name);
@@ -46,14 +54,7 @@ describe('schema migrations', () => {
 
   it('keep the events of a log written as jsonb unchanged when it becomes json, and appends go on after them', async () => {
     const { url } = await emptyDatabase();
-    const before = new DataSource({
-      type: 'postgres',
-      url,
-      migrations: migrations.slice(0, migrations.indexOf(EventLogAsWritten1764145200000)),
-      migrationsTableName: 'trailmap_migrations',
-    });
-    await before.initialize();
-    await before.runMigrations({ transaction: 'each' });
+    const before = await migratedUntil(url, EventLogAsWritten1764145200000);
     const written = [
       { id: randomUUID(), data: { userId: 'ada', properties: { zeta: 1, alpha: [1.5, 'é', null], nested: { b: true, a: 'x' } }, traits: {}, context: {} } },
       { id: randomUUID(), data: { userId: 'ada', properties: { title: 'emoji 😀 and "quotes"' }, traits: {}, context: {} } },
@@ -93,14 +94,7 @@ describe('schema migrations', () => {
 
   it('keep the profiles and journey states written as jsonb, a rebuild twin under way included, when they become json', async () => {
     const { url } = await emptyDatabase();
-    const before = new DataSource({
-      type: 'postgres',
-      url,
-      migrations: migrations.slice(0, migrations.indexOf(ProjectionStatesAsWritten1764145300000)),
-      migrationsTableName: 'trailmap_migrations',
-    });
-    await before.initialize();
-    await before.runMigrations({ transaction: 'each' });
+    const before = await migratedUntil(url, ProjectionStatesAsWritten1764145300000);
     const profile = { customerId: 'ada', version: 3, traits: { name: 'Ada', nested: { b: true, a: 'é 😀 "x"' } }, metrics: { events: 4, revenue: 12.5 }, sessions: { windows: [] } };
     const state = { stage: 'CONVERSION', enteredAt: '2026-11-01T00:00:00.000Z', cart: null };
     await before.query('CREATE TABLE customer_profiles__rebuild (LIKE customer_profiles INCLUDING ALL)');
