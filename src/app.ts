@@ -163,8 +163,8 @@ function serveRequests(app: NestExpressApplication, logger: Logger) {
     });
     if (isPlainGraphQLPost(request)) return answerGraphQLPost(apollo, context, logger, request, response);
     const call = plainSegmentCall(request);
-    if (call !== undefined) answerSegmentPost(segment, logger, call, request, response);
-    else viaExpress(request, response);
+    if (call !== undefined) return answerSegmentPost(segment, logger, call, request, response);
+    viaExpress(request, response);
   });
   return {
     drained(timeoutMs: number): Promise<void> {

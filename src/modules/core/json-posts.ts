@@ -27,13 +27,15 @@ export function answerJson(response: ServerResponse, status: number, body: unkno
   response.end(text);
 }
 
+const UTF8_CHARSET = /^\s*charset\s*=\s*"?utf-8"?\s*$/i;
+
 /** Whether a request's body is declared as one of `mediaTypes` in UTF-8 (or no charset), without content encoding. */
 export function isPlainJsonBody(request: IncomingMessage, mediaTypes: RegExp): boolean {
   const encoding = request.headers['content-encoding'];
   if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return false;
   const [type, ...parameters] = (request.headers['content-type'] ?? '').split(';');
   if (!mediaTypes.test(type!.trim())) return false;
-  return parameters.every((parameter) => /^\s*charset\s*=\s*"?utf-8"?\s*$/i.test(parameter)) && parameters.length <= 1;
+  return parameters.length === 0 || (parameters.length === 1 && UTF8_CHARSET.test(parameters[0]!));
 }
 
 /**

@@ -43,11 +43,7 @@ export function journeyRow(key: string, { state, mergedInto }: CustomerEntry<Jou
   };
 }
 
-/**
- * The rows of `journeyRow` column by column, the states as one JSON array (`json_array_elements`
- * splits it, and a `json` column stores each as the text it is): as an array of texts, node-pg would
- * escape every quote and PostgreSQL unescape it.
- */
+/** The rows of `journeyRow` column by column, the states as one JSON array (as the profile's: see ProfileProjection). */
 export function journeyColumns(rows: readonly ReturnType<typeof journeyRow>[]) {
   return [
     rows.map((row) => row.key),
