@@ -6,6 +6,7 @@ import { migrate } from '../src/modules/database/migrate.js';
 import { migrations } from '../src/modules/database/migrations/index.js';
 import { EventLogAsWritten1764145200000 } from '../src/modules/event-store/postgres/event-log-json.migration.js';
 import { PostgresEventStore } from '../src/modules/event-store/postgres/postgres-event-store.js';
+import { ProfileBookkeepingApart1764145400000 } from '../src/projections/profile/profile-bookkeeping.migration.js';
 import { ProjectionStatesAsWritten1764145300000 } from '../src/projections/states-as-written.migration.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from './support/database.js';
 import { ServerProcess } from './support/process.js';
@@ -29,7 +30,7 @@ async function migratedUntil(url: string, next: (typeof migrations)[number]): Pr
 }
 
 /** The names of `first` and of every migration after it. */
-function namesFrom(first: (typeof migrations)[number]): string[] {
+function namesFrom(first: (typeof migrations)[number]) {
   return migrations.slice(migrations.indexOf(first)).map((migration) => new migration().name);
 }
 
@@ -95,7 +96,13 @@ describe('schema migrations', () => {
   it('keep the profiles and journey states written as jsonb, a rebuild twin under way included, when they become json', async () => {
     const { url } = await emptyDatabase();
     const before = await migratedUntil(url, ProjectionStatesAsWritten1764145300000);
-    const profile = { customerId: 'ada', version: 3, traits: { name: 'Ada', nested: { b: true, a: 'é 😀 "x"' } }, metrics: { events: 4, revenue: 12.5 }, sessions: { windows: [] } };
+    const profile = {
+      customerId: 'ada',
+      version: 3,
+      traits: { name: 'Ada', nested: { b: true, a: 'é 😀 "x"' } },
+      metrics: { events: 4, revenue: 12.5 },
+      ...{ sessions: { windows: [] }, traitsUpdatedAt: {}, supportTickets: { byId: {}, openWithoutId: 0 }, appliedRevisions: [['ada', 3]] },
+    };
     const state = { stage: 'CONVERSION', enteredAt: '2026-11-01T00:00:00.000Z', cart: null };
     await before.query('CREATE TABLE customer_profiles__rebuild (LIKE customer_profiles INCLUDING ALL)');
     for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
@@ -118,12 +125,42 @@ describe('schema migrations', () => {
         { table_name: 'journey_states', data_type: 'json' },
       ]);
       for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
-        expect((await database.query(`SELECT profile FROM ${table}`)).rows).toEqual([{ profile }]);
+        // Split in two by the migration after this one.
+        const { rows } = await database.query<{ profile: object; bookkeeping: object }>(`SELECT profile, bookkeeping FROM ${table}`);
+        expect(rows.map((row) => ({ ...row.profile, ...row.bookkeeping }))).toEqual([profile]);
       }
       expect((await database.query('SELECT customer_id, state FROM journey_states ORDER BY customer_id')).rows).toEqual([
         { customer_id: 'ada', state },
         { customer_id: 'bob', state: null },
       ]);
+    } finally {
+      await database.end();
+    }
+  });
+
+  it("split the stored profiles, a rebuild twin under way included, into the served part and the projection's bookkeeping", async () => {
+    const { url } = await emptyDatabase();
+    const before = await migratedUntil(url, ProfileBookkeepingApart1764145400000);
+    const served = { customerId: 'ada', version: 3, forgotten: false, traits: { name: 'Ada', nested: { a: 'é 😀 "x"' } }, metrics: { events: 4, sessions: 1 } };
+    const bookkeeping = {
+      traitsUpdatedAt: { name: '2026-11-01T00:00:00.000Z' },
+      sessions: { windows: [{ from: '2026-11-01T00:00:00.000Z', to: '2026-11-01T00:05:00.000Z' }], archived: 0, archivedUntil: null },
+      supportTickets: { byId: { 't-1': 'OPEN' }, openWithoutId: 0 },
+      appliedRevisions: [['ada', 3]],
+    };
+    await before.query('CREATE TABLE customer_profiles__rebuild (LIKE customer_profiles INCLUDING ALL)');
+    for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
+      await before.query(`INSERT INTO ${table} (customer_id, profile) VALUES ('ada', $1::json)`, [JSON.stringify({ ...served, ...bookkeeping })]);
+    }
+    await before.destroy();
+
+    expect(await migrate(url, silentLogger)).toEqual(namesFrom(ProfileBookkeepingApart1764145400000));
+    const database = new Database(url, 2, 'migration-test');
+    try {
+      for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
+        expect((await database.query(`SELECT profile, bookkeeping FROM ${table}`)).rows).toEqual([{ profile: served, bookkeeping }]);
+        await expect(database.query(`INSERT INTO ${table} (customer_id, profile) VALUES ('bob', '{}')`)).rejects.toThrow(/bookkeeping.*not-null/);
+      }
     } finally {
       await database.end();
     }

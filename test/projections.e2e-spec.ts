@@ -73,6 +73,16 @@ describe('projections', () => {
     );
     expect((await profileOf(`anon:${anonymousId}`))!.mergedInto).toBe(userId);
     expect(await stageOf(userId)).toBe('RETENTION');
+
+    // What a read of the customer fetches is the served part; the fold's bookkeeping is stored beside it.
+    const { rows } = await database.query<{ profile: Record<string, unknown>; bookkeeping: Record<string, any> }>(
+      'SELECT profile, bookkeeping FROM customer_profiles WHERE customer_id = $1',
+      [userId],
+    );
+    expect(Object.keys(rows[0]!.bookkeeping).sort()).toEqual(['appliedRevisions', 'sessions', 'supportTickets', 'traitsUpdatedAt']);
+    expect(rows[0]!.profile).not.toHaveProperty('sessions');
+    expect(rows[0]!.bookkeeping.appliedRevisions).toEqual([[`anon:${anonymousId}`, 1], [userId, 4]]);
+    expect(Object.keys(rows[0]!.bookkeeping.traitsUpdatedAt).sort()).toEqual(['email', 'name']);
   });
 
   it('announces every stage transition on commit, with the event type that caused it', async () => {

@@ -41,8 +41,9 @@ export interface SupportTickets {
 }
 
 /**
- * The unified profile of one customer, as stored (jsonb) and served. Plain JSON with a canonical key
- * and array order, so a live build and a rebuild by replay are byte-for-byte equal.
+ * The unified profile of one customer, as the projection folds it: what is served, and the
+ * bookkeeping it needs to fold the next events (stored apart: see `splitProfile`). Plain JSON with a
+ * canonical key and array order, so a live build and a rebuild by replay are byte-for-byte equal.
  */
 export interface CustomerProfile {
   customerId: string;
@@ -69,6 +70,25 @@ export interface CustomerProfile {
   supportTickets: SupportTickets;
   /** The highest revision applied from each source stream (the own one and the linked anonymous ones); a state stored before these were pairs holds an object. */
   appliedRevisions: StoredRevisions;
+}
+
+/** What the projection keeps to fold the next events, and no reader is served. */
+export type ProfileBookkeeping = Pick<CustomerProfile, 'traitsUpdatedAt' | 'sessions' | 'supportTickets' | 'appliedRevisions'>;
+
+/** The profile as callers read it. */
+export type ServedProfile = Omit<CustomerProfile, keyof ProfileBookkeeping>;
+
+/**
+ * The profile as it is stored, in two parts, so that a read fetches and parses only what it serves
+ * (the bookkeeping is about as large again, and grows with the customer's history).
+ */
+export function splitProfile({ traitsUpdatedAt, sessions, supportTickets, appliedRevisions, ...served }: CustomerProfile): [ServedProfile, ProfileBookkeeping] {
+  return [served, { traitsUpdatedAt, sessions, supportTickets, appliedRevisions }];
+}
+
+/** The profile the two stored parts were split from (its keys in another order, which `canonicalProfile` restores). */
+export function joinedProfile(served: ServedProfile, bookkeeping: ProfileBookkeeping): CustomerProfile {
+  return { ...served, ...bookkeeping };
 }
 
 export const profileEventTypes = {

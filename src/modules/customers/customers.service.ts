@@ -4,7 +4,7 @@ import type { EventCatalog } from '../../domain/catalog/index.js';
 import type { CustomerEvent, JourneyStage } from '../../domain/customer-event.js';
 import { ValidationFailed } from '../../domain/errors.js';
 import { anonymousCustomerId, identityHash, streamOf, type IdentityKind } from '../../domain/identity/identity.js';
-import type { CustomerProfile } from '../../domain/profile/index.js';
+import type { CustomerProfile, ServedProfile } from '../../domain/profile/index.js';
 import { toCustomerEvents } from '../../projections/runner/customer-events.js';
 import { CATALOG, SECRETS } from '../core/core.module.js';
 import { Database } from '../database/database.js';
@@ -48,12 +48,10 @@ export interface Page<T> {
 
 export const PAGE_SIZE_LIMIT = 500;
 
-/** What the API reads of a stored profile: the projection's bookkeeping (sessions, revisions, trait times, tickets) stays in the database. */
-export type ServedProfile = Omit<CustomerProfile, 'sessions' | 'appliedRevisions' | 'traitsUpdatedAt' | 'supportTickets'>;
-
 interface CustomerRow {
   customer_id: string;
-  profile: CustomerProfile;
+  /** The served part only: the projection's bookkeeping (sessions, revisions, trait times, tickets) stays in the database. */
+  profile: ServedProfile;
   stage: JourneyStage | null;
   entered_at: Date | null;
 }
@@ -189,13 +187,7 @@ function toHistory(customerId: string, stored: StoredHistory): StageTransitionVi
   return stored.map(([from, to, at, eventType]) => ({ customerId, from, to, at: new Date(at), eventType }));
 }
 
-/** The stored profile without the projection's bookkeeping (stored as written, json: PostgreSQL does not take it apart). */
-function servedProfile({ sessions: _sessions, appliedRevisions: _applied, traitsUpdatedAt: _traitsUpdatedAt, supportTickets: _tickets, ...served }: CustomerProfile): ServedProfile {
-  return served;
-}
-
-function toView({ customer_id: id, profile: stored, stage, entered_at: enteredAt }: CustomerRow): CustomerView {
-  const profile = servedProfile(stored);
+function toView({ customer_id: id, profile, stage, entered_at: enteredAt }: CustomerRow): CustomerView {
   const firstSeenAt = profile.firstSeenAt ?? profile.lastSeenAt ?? new Date(0).toISOString();
   return {
     id,

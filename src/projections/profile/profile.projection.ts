@@ -1,6 +1,18 @@
 import type { CustomerEvent } from '../../domain/customer-event.js';
 import { identityHash, normalizeIdentity, type Identity } from '../../domain/identity/identity.js';
-import { canonicalProfile, initialProfile, markProfileMerged, mergeProfiles, profileReadsSealed, profileWith, type CustomerProfile } from '../../domain/profile/index.js';
+import {
+  canonicalProfile,
+  initialProfile,
+  joinedProfile,
+  markProfileMerged,
+  mergeProfiles,
+  profileReadsSealed,
+  profileWith,
+  splitProfile,
+  type CustomerProfile,
+  type ProfileBookkeeping,
+  type ServedProfile,
+} from '../../domain/profile/index.js';
 import type { Projection, ProjectionTransaction } from '../projection.js';
 import { foldCustomers, type CustomerEntry } from '../runner/customer-fold.js';
 
@@ -31,27 +43,34 @@ export class ProfileProjection implements Projection {
         markMerged: (anonymous, anonymousCustomerId, userId) => markProfileMerged(anonymous ?? initialProfile(anonymousCustomerId), userId),
       },
       async (customerIds) => {
-        const { rows } = await client.query<{ customer_id: string; profile: CustomerProfile; merged_into: string | null }>(
-          `SELECT customer_id, profile, merged_into FROM ${profiles} WHERE customer_id = ANY($1::text[])`,
+        const { rows } = await client.query<{ customer_id: string; profile: ServedProfile; bookkeeping: ProfileBookkeeping; merged_into: string | null }>(
+          `SELECT customer_id, profile, bookkeeping, merged_into FROM ${profiles} WHERE customer_id = ANY($1::text[])`,
           [customerIds],
         );
         for (const row of rows) indexedBefore.set(row.customer_id, indexedIdentities(row.profile));
-        return new Map(rows.map((row): [string, CustomerEntry<CustomerProfile>] => [row.customer_id, { state: row.profile, mergedInto: row.merged_into }]));
+        return new Map(
+          rows.map((row): [string, CustomerEntry<CustomerProfile>] => [
+            row.customer_id,
+            { state: joinedProfile(row.profile, row.bookkeeping), mergedInto: row.merged_into },
+          ]),
+        );
       },
     );
 
     const written = [...changed].map((customerId) => canonicalProfile(entries.get(customerId)!.state!));
-    // Column by column, the profiles as one JSON array: PostgreSQL splits it and stores each as the text it
-    // is (json); as an array of texts, node-pg would escape every quote and PostgreSQL unescape it.
+    const parts = written.map(splitProfile);
+    // Column by column, the profiles' two parts as a JSON array each: PostgreSQL splits them and stores each
+    // as the text it is (json); as arrays of texts, node-pg would escape every quote and PostgreSQL unescape it.
     write(
-      `INSERT INTO ${profiles} (customer_id, profile, merged_into, forgotten, first_seen_at, last_seen_at)
-       SELECT * FROM ROWS FROM (unnest($1::text[]), json_array_elements($2::json), unnest($3::text[]), unnest($4::boolean[]),
-                                unnest($5::timestamptz[]), unnest($6::timestamptz[]))
-       ON CONFLICT (customer_id) DO UPDATE SET profile = EXCLUDED.profile, merged_into = EXCLUDED.merged_into,
+      `INSERT INTO ${profiles} (customer_id, profile, bookkeeping, merged_into, forgotten, first_seen_at, last_seen_at)
+       SELECT * FROM ROWS FROM (unnest($1::text[]), json_array_elements($2::json), json_array_elements($3::json), unnest($4::text[]),
+                                unnest($5::boolean[]), unnest($6::timestamptz[]), unnest($7::timestamptz[]))
+       ON CONFLICT (customer_id) DO UPDATE SET profile = EXCLUDED.profile, bookkeeping = EXCLUDED.bookkeeping, merged_into = EXCLUDED.merged_into,
          forgotten = EXCLUDED.forgotten, first_seen_at = EXCLUDED.first_seen_at, last_seen_at = EXCLUDED.last_seen_at`,
       [
         written.map((profile) => profile.customerId),
-        JSON.stringify(written),
+        JSON.stringify(parts.map(([served]) => served)),
+        JSON.stringify(parts.map(([, bookkeeping]) => bookkeeping)),
         written.map((profile) => profile.mergedInto ?? null),
         written.map((profile) => profile.forgotten),
         written.map((profile) => profile.firstSeenAt),
@@ -86,10 +105,10 @@ export class ProfileProjection implements Projection {
 }
 
 /** A merged visitor or a forgotten customer is found by none of its identities. */
-const isIndexed = (profile: CustomerProfile) => !profile.mergedInto && !profile.forgotten;
+const isIndexed = (profile: ServedProfile) => !profile.mergedInto && !profile.forgotten;
 
 /** By normalized value: two spellings of one identity are one row of the index. */
-function indexedIdentities(profile: CustomerProfile): Map<string, Identity> {
+function indexedIdentities(profile: ServedProfile): Map<string, Identity> {
   if (!isIndexed(profile)) return new Map();
   return new Map(profile.identities.map((identity) => normalizeIdentity(identity)).map((identity) => [`${identity.kind}\u0000${identity.value}`, identity]));
 }

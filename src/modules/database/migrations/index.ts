@@ -9,6 +9,7 @@ import { CustomerKeys1764144200000 } from '../../privacy/privacy.migration.js';
 import { Analytics1764144700000 } from '../../../projections/analytics/analytics.migration.js';
 import { JourneyStages1764144600000 } from '../../../projections/journey/journey.migration.js';
 import { ProfilesMergedIntoIndex1764145100000 } from '../../../projections/profile/merged-into-index.migration.js';
+import { ProfileBookkeepingApart1764145400000 } from '../../../projections/profile/profile-bookkeeping.migration.js';
 import { CustomerProfiles1764144500000 } from '../../../projections/profile/profile.migration.js';
 import { ProjectionCheckpoints1764144400000 } from '../../../projections/runner/checkpoints.migration.js';
 import { ProjectionStatesAsWritten1764145300000 } from '../../../projections/states-as-written.migration.js';
@@ -30,4 +31,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   ProfilesMergedIntoIndex1764145100000,
   EventLogAsWritten1764145200000,
   ProjectionStatesAsWritten1764145300000,
+  ProfileBookkeepingApart1764145400000,
 ];
