@@ -29,6 +29,26 @@ async function migratedUntil(url: string, next: (typeof migrations)[number]): Pr
   return before;
 }
 
+const PROFILE_TABLES = ['customer_profiles', 'customer_profiles__rebuild'];
+
+/** Stores `profile` as `type` in `customer_profiles` and in a rebuild twin beside it, as a rebuild under way has it. */
+async function storeProfileWithTwin(before: DataSource, profile: object, type: 'json' | 'jsonb'): Promise<void> {
+  await before.query('CREATE TABLE customer_profiles__rebuild (LIKE customer_profiles INCLUDING ALL)');
+  for (const table of PROFILE_TABLES) {
+    await before.query(`INSERT INTO ${table} (customer_id, profile) VALUES ('ada', $1::${type})`, [JSON.stringify(profile)]);
+  }
+}
+
+/** Runs `work` on the migrated database, and closes it. */
+async function inMigrated<T>(url: string, work: (database: Database) => Promise<T>): Promise<T> {
+  const database = new Database(url, 2, 'migration-test');
+  try {
+    return await work(database);
+  } finally {
+    await database.end();
+  }
+}
+
 /** The names of `first` and of every migration after it. */
 function namesFrom(first: (typeof migrations)[number]) {
   return migrations.slice(migrations.indexOf(first)).map((migration) => new migration().name);
@@ -69,28 +89,28 @@ describe('schema migrations', () => {
     await before.destroy();
 
     expect(await migrate(url, silentLogger)).toEqual(namesFrom(EventLogAsWritten1764145200000));
-    const database = new Database(url, 2, 'migration-test');
-    const store = new PostgresEventStore(database);
-    try {
-      const { rows } = await database.query<{ column_name: string; data_type: string }>(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'event_store_events' AND column_name IN ('data', 'metadata') ORDER BY column_name",
-      );
-      expect(rows).toEqual([
-        { column_name: 'data', data_type: 'json' },
-        { column_name: 'metadata', data_type: 'json' },
-      ]);
-      await store.append('customer-ada', [{ id: randomUUID(), type: 'Page Viewed', data: { userId: 'ada', properties: {}, traits: {}, context: {} }, metadata: { occurredAt: '2026-11-02T00:00:00.000Z', schemaVersion: 1 } }], { expectedRevision: 1 });
-      // The stream, not readAll: the log's read horizon is the cluster's oldest open transaction, which other test files' hold back.
-      const events = [];
-      for await (const event of store.readStream('customer-ada')) events.push(event);
-      expect(events.map((event) => [event.id, event.revision, event.data])).toEqual([
-        ...written.map(({ id, data }, revision) => [id, revision, data]),
-        [expect.any(String), 2, { userId: 'ada', properties: {}, traits: {}, context: {} }],
-      ]);
-    } finally {
-      await store.close();
-      await database.end();
-    }
+    await inMigrated(url, async (database) => {
+      const store = new PostgresEventStore(database);
+      try {
+        const { rows } = await database.query<{ column_name: string; data_type: string }>(
+          "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'event_store_events' AND column_name IN ('data', 'metadata') ORDER BY column_name",
+        );
+        expect(rows).toEqual([
+          { column_name: 'data', data_type: 'json' },
+          { column_name: 'metadata', data_type: 'json' },
+        ]);
+        await store.append('customer-ada', [{ id: randomUUID(), type: 'Page Viewed', data: { userId: 'ada', properties: {}, traits: {}, context: {} }, metadata: { occurredAt: '2026-11-02T00:00:00.000Z', schemaVersion: 1 } }], { expectedRevision: 1 });
+        // The stream, not readAll: the log's read horizon is the cluster's oldest open transaction, which other test files' hold back.
+        const events = [];
+        for await (const event of store.readStream('customer-ada')) events.push(event);
+        expect(events.map((event) => [event.id, event.revision, event.data])).toEqual([
+          ...written.map(({ id, data }, revision) => [id, revision, data]),
+          [expect.any(String), 2, { userId: 'ada', properties: {}, traits: {}, context: {} }],
+        ]);
+      } finally {
+        await store.close();
+      }
+    });
   });
 
   it('keep the profiles and journey states written as jsonb, a rebuild twin under way included, when they become json', async () => {
@@ -101,19 +121,18 @@ describe('schema migrations', () => {
       version: 3,
       traits: { name: 'Ada', nested: { b: true, a: 'é 😀 "x"' } },
       metrics: { events: 4, revenue: 12.5 },
-      ...{ sessions: { windows: [] }, traitsUpdatedAt: {}, supportTickets: { byId: {}, openWithoutId: 0 }, appliedRevisions: [['ada', 3]] },
+      sessions: { windows: [] },
+      traitsUpdatedAt: {},
+      supportTickets: { byId: {}, openWithoutId: 0 },
+      appliedRevisions: [['ada', 3]],
     };
     const state = { stage: 'CONVERSION', enteredAt: '2026-11-01T00:00:00.000Z', cart: null };
-    await before.query('CREATE TABLE customer_profiles__rebuild (LIKE customer_profiles INCLUDING ALL)');
-    for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
-      await before.query(`INSERT INTO ${table} (customer_id, profile) VALUES ('ada', $1::jsonb)`, [JSON.stringify(profile)]);
-    }
+    await storeProfileWithTwin(before, profile, 'jsonb');
     await before.query(`INSERT INTO journey_states (customer_id, state, stage) VALUES ('ada', $1::jsonb, 'CONVERSION'), ('bob', NULL, NULL)`, [JSON.stringify(state)]);
     await before.destroy();
 
     expect(await migrate(url, silentLogger)).toEqual(namesFrom(ProjectionStatesAsWritten1764145300000));
-    const database = new Database(url, 2, 'migration-test');
-    try {
+    await inMigrated(url, async (database) => {
       const { rows: columns } = await database.query<{ table_name: string; data_type: string }>(
         `SELECT table_name, data_type FROM information_schema.columns
          WHERE (table_name LIKE 'customer_profiles%' AND column_name = 'profile') OR (table_name = 'journey_states' AND column_name = 'state')
@@ -124,7 +143,7 @@ describe('schema migrations', () => {
         { table_name: 'customer_profiles__rebuild', data_type: 'json' },
         { table_name: 'journey_states', data_type: 'json' },
       ]);
-      for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
+      for (const table of PROFILE_TABLES) {
         // Split in two by the migration after this one.
         const { rows } = await database.query<{ profile: object; bookkeeping: object }>(`SELECT profile, bookkeeping FROM ${table}`);
         expect(rows.map((row) => ({ ...row.profile, ...row.bookkeeping }))).toEqual([profile]);
@@ -133,9 +152,7 @@ describe('schema migrations', () => {
         { customer_id: 'ada', state },
         { customer_id: 'bob', state: null },
       ]);
-    } finally {
-      await database.end();
-    }
+    });
   });
 
   it("split the stored profiles, a rebuild twin under way included, into the served part and the projection's bookkeeping", async () => {
@@ -148,22 +165,16 @@ describe('schema migrations', () => {
       supportTickets: { byId: { 't-1': 'OPEN' }, openWithoutId: 0 },
       appliedRevisions: [['ada', 3]],
     };
-    await before.query('CREATE TABLE customer_profiles__rebuild (LIKE customer_profiles INCLUDING ALL)');
-    for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
-      await before.query(`INSERT INTO ${table} (customer_id, profile) VALUES ('ada', $1::json)`, [JSON.stringify({ ...served, ...bookkeeping })]);
-    }
+    await storeProfileWithTwin(before, { ...served, ...bookkeeping }, 'json');
     await before.destroy();
 
     expect(await migrate(url, silentLogger)).toEqual(namesFrom(ProfileBookkeepingApart1764145400000));
-    const database = new Database(url, 2, 'migration-test');
-    try {
-      for (const table of ['customer_profiles', 'customer_profiles__rebuild']) {
+    await inMigrated(url, async (database) => {
+      for (const table of PROFILE_TABLES) {
         expect((await database.query(`SELECT profile, bookkeeping FROM ${table}`)).rows).toEqual([{ profile: served, bookkeeping }]);
         await expect(database.query(`INSERT INTO ${table} (customer_id, profile) VALUES ('bob', '{}')`)).rejects.toThrow(/bookkeeping.*not-null/);
       }
-    } finally {
-      await database.end();
-    }
+    });
   });
 
   it('are applied by the CLI command, which then has nothing left to do', async () => {
