@@ -1,6 +1,6 @@
 import { ApolloServer } from '@apollo/server';
 import { unwrapResolverError } from '@apollo/server/errors';
-import { buildSchema, GraphQLError, type GraphQLSchema } from 'graphql';
+import { buildSchema, GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { CompiledExecution } from './compiled-execution.js';
 
 class NotAllowed extends Error {}
@@ -36,13 +36,12 @@ function schemaWith(recorded: string[]): GraphQLSchema {
 }
 
 async function serverWith(recorded: string[] = []) {
-  const execution = new CompiledExecution();
-  execution.serve(schemaWith(recorded));
-  const server = new ApolloServer({
-    gateway: execution,
-    formatError: (formatted, error) => ({ ...formatted, extensions: { ...formatted.extensions, cause: (unwrapResolverError(error) as Error).constructor.name } }),
-    includeStacktraceInErrorResponses: false,
+  const formatError = (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => ({
+    ...formatted,
+    extensions: { ...formatted.extensions, cause: (unwrapResolverError(error) as Error).constructor.name },
   });
+  const execution = new CompiledExecution(formatError);
+  const server = new ApolloServer({ schema: schemaWith(recorded), plugins: [execution], formatError, includeStacktraceInErrorResponses: false });
   await server.start();
   const ask = async (query: string, variables?: Record<string, unknown>) => {
     const response = await server.executeOperation({ query, variables });

@@ -4,7 +4,7 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import type { ApolloDriverConfig } from '@nestjs/apollo';
 import type { GraphQLWsSubscriptionsConfig } from '@nestjs/graphql';
 import type { IncomingMessage } from 'node:http';
-import { GraphQLError, GraphQLScalarType, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, GraphQLScalarType, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { ServerOptions } from 'graphql-ws';
 import type { WebSocket } from 'ws';
@@ -13,7 +13,7 @@ import type { ApiKeyring, Principal } from '../auth/api-keys.js';
 import { presentedKey } from '../auth/authorize.js';
 import { describeError } from '../core/error-codes.js';
 import type { Logger } from '../logging/logger.js';
-import { CompiledExecution } from './compiled-execution.js';
+import { CompiledExecution, type ErrorFormat } from './compiled-execution.js';
 import { refuseIntrospection, socketOperations } from './operation-rules.js';
 import { SharedSubscriptions } from './shared-subscriptions.js';
 import { GRAPHQL_PATH } from './graphql-posts.js';
@@ -59,13 +59,7 @@ export function graphqlContext(keyring: ApiKeyring) {
   };
 }
 
-/**
- * Nest's Apollo options, with `gateway` (Apollo Server's own option, which Nest's `ApolloDriverConfig`
- * leaves out of its type and passes on): the compiled execution of queries and mutations.
- */
-export type TrailmapGraphQLOptions = ApolloDriverConfig & { gateway: CompiledExecution };
-
-export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logger, accessLog: AccessLog, extensions: string[] = []): TrailmapGraphQLOptions {
+export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logger, accessLog: AccessLog, extensions: string[] = []): ApolloDriverConfig {
   const development = config.NODE_ENV !== 'production';
   const armor = new ApolloArmor({
     // Introspection (the classic deep query) is counted where it is served at all: production serves none.
@@ -80,25 +74,29 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
   }).protect();
   // One set of rules for both transports, GraphQL POSTs (Apollo) and graphql-ws.
   const validationRules = [...armor.validationRules, ...(development ? [] : [refuseIntrospection])];
-  const execution = new CompiledExecution();
-  const options: TrailmapGraphQLOptions = {
+  // The schema Nest builds, served as built; graphql-ws validates against it.
+  let servedSchema: GraphQLSchema | undefined;
+  const format: ErrorFormat = (formatted, error) => options.formatError!(formatted, error);
+  const options: ApolloDriverConfig = {
     path: GRAPHQL_PATH,
     typeDefs: [contractTypeDefs, ...extensions],
     resolvers: { DateTime, JSON: JSONResolver },
-    transformSchema: execution.serve,
-    gateway: execution,
+    transformSchema: (schema) => (servedSchema = schema),
     subscriptions: {
       'graphql-ws': graphqlWsOptions(
         keyring,
         accessLog,
         new SharedSubscriptions(),
         socketOperations({
-          schema: () => execution.servedSchema,
+          schema: () => {
+            if (!servedSchema) throw new Error('The schema must be built before sockets are served.');
+            return servedSchema;
+          },
           validationRules,
           maxTokens: queryLimits.tokens,
           suggestions: development,
         }),
-        (formatted, error) => options.formatError!(formatted, error),
+        format,
       ),
     },
     // Refused by `refuseIntrospection` where it is off, on both transports.
@@ -109,7 +107,10 @@ export function graphqlOptions(config: Config, keyring: ApiKeyring, logger: Logg
     allowBatchedHttpRequests: false,
     // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
     // No HTTP caching of this API (answers depend on the caller's role), so no cache hints: Apollo's cache-control plugin would wrap every field's resolver to compute them.
-    plugins: [...(armor.plugins as unknown as ApolloServerPlugin[]), personalDataPlugin(accessLog), ApolloServerPluginCacheControlDisabled()],
+    // Known queries and mutations are executed compiled (CompiledExecution), their errors formatted as Apollo formats graphql-js's.
+    plugins: [...(armor.plugins as unknown as ApolloServerPlugin[]), personalDataPlugin(accessLog), ApolloServerPluginCacheControlDisabled(), new CompiledExecution(format)],
+    // Stack traces stay in the log; answers never carry them (the same in development).
+    includeStacktraceInErrorResponses: false,
     context: graphqlContext(keyring),
     formatError: (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
       const original = unwrapResolverError(error);
