@@ -63,6 +63,27 @@ describe('the scheduler of time-based events', () => {
     expect(await stageOf(shopper)).toBe('CONVERSION');
   });
 
+  it('records a backlog of due customers a hundred to an append, each append its own transaction', async () => {
+    const sleepers = Array.from({ length: 250 }, (_, n) => `backlog-${randomUUID().slice(0, 8)}-${n}`);
+    for (let start = 0; start < sleepers.length; start += 50) {
+      const events = sleepers.slice(start, start + 50).map((userId) => ({ type: 'Product Viewed', userId, occurredAt: hoursAgo(40 * 24), properties: { product_id: 'p-3' } }));
+      expect((await graphql(instances[0]!, RECORD, { events }, apiKeys.ingest)).errors).toBeUndefined();
+    }
+    const projections = instances[0]!.app.get(ProjectionsService);
+    await caughtUp(projections);
+    await projections.runScheduler(new Date().toISOString());
+    await caughtUp(projections);
+
+    const { rows } = await database.query<{ events: number; transactions: number }>(
+      `SELECT count(*)::int AS events, count(DISTINCT xmin::text)::int AS transactions FROM event_store_events
+        WHERE type = 'Customer Went Dormant' AND stream = ANY($1)`,
+      [sleepers.map((id) => `customer-${id}`)],
+    );
+    expect(rows[0]).toEqual({ events: 250, transactions: 3 });
+    expect(await stageOf(sleepers[0]!)).toBe('DORMANT');
+    expect(await stageOf(sleepers.at(-1)!)).toBe('DORMANT');
+  });
+
   it('wakes a dormant customer on new activity, into the stage that activity implies', async () => {
     const sleeper = `waking-${randomUUID().slice(0, 8)}`;
     await graphql(instances[0]!, RECORD, { events: [{ type: 'Order Completed', userId: sleeper, occurredAt: hoursAgo(50 * 24), properties: { order_id: 'o' } }] }, apiKeys.ingest);

@@ -14,6 +14,14 @@ import type { Logger } from '../../modules/logging/logger.js';
 
 const SYSTEM_EVENT_NAMESPACE = '6d1f4a52-7f0c-4b8e-8f3a-5c2e9b7d1a40';
 const SCAN_LIMIT = 1_000;
+/**
+ * A backlog (after an import of past activity, thousands of customers are due at once) is recorded a
+ * hundred customers an append, with a pause between appends: as one append of a thousand, it reached
+ * the projections as one burst that held both cores for over a second, and `customer(id)`s answered at
+ * 500 a second waited up to ~200 ms.
+ */
+const APPEND_CUSTOMERS = 100;
+const APPEND_PAUSE_MS = 100;
 
 export interface SchedulerSettings {
   dormantAfterMs: number;
@@ -59,8 +67,12 @@ export class JourneyScheduler {
       if (events.length > 0) appends.push({ stream: streamOf(customerId), events, expectedRevision: 'any' });
     }
     if (appends.length === 0) return 0;
-    const results = await this.store.appendMany(appends);
-    const recorded = results.flatMap((result) => result.events).filter((event) => !event.duplicate).length;
+    let recorded = 0;
+    for (let start = 0; start < appends.length; start += APPEND_CUSTOMERS) {
+      if (start > 0) await new Promise((resolve) => setTimeout(resolve, APPEND_PAUSE_MS));
+      const results = await this.store.appendMany(appends.slice(start, start + APPEND_CUSTOMERS));
+      recorded += results.flatMap((result) => result.events).filter((event) => !event.duplicate).length;
+    }
     this.logger.info({ recorded }, 'scheduler recorded dormancy and cart abandonment events');
     return recorded;
   }
