@@ -58,8 +58,7 @@ export class CompiledExecution implements ApolloServerPlugin<BaseContext> {
     if (execution === 'interpreted') return null;
     const result = await execution.query(undefined, contextValue, request.variables ?? {});
     if (result.data === undefined) return null;
-    // As Apollo formats an execution's errors: each with a code, INTERNAL_SERVER_ERROR where it has none.
-    const errors = result.errors && graphqlErrors(result.errors).map((error) => this.format({ ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions.code ?? ApolloServerErrorCode.INTERNAL_SERVER_ERROR } }, error));
+    const errors = result.errors && graphqlErrors(result.errors).map((error) => this.format(asApolloFormats(error), error));
     return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { data: result.data, ...(errors && { errors }) } } };
   }
 
@@ -92,4 +91,9 @@ function graphqlErrors(errors: ExecutionResult['errors'] & object): GraphQLError
     const originalError = error.originalError ?? new Error(error.message);
     return Object.assign(new GraphQLError(error.message, { path: error.path, originalError, extensions: error.extensions }), { locations: error.locations });
   });
+}
+
+/** An execution's error as Apollo hands it to `formatError`: its JSON, with a code (INTERNAL_SERVER_ERROR where it has none). */
+function asApolloFormats(error: GraphQLError): GraphQLFormattedError {
+  return { ...error.toJSON(), extensions: { ...error.extensions, code: error.extensions.code ?? ApolloServerErrorCode.INTERNAL_SERVER_ERROR } };
 }
