@@ -142,7 +142,7 @@ function graphqlWsOptions(
   accessLog: AccessLog,
   subscriptions: SharedSubscriptions,
   onSubscribe: ServerOptions['onSubscribe'],
-  format: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError,
+  format: ErrorFormat,
 ): GraphQLWsSubscriptionsConfig {
   // graphql-ws's `subscribe` and `onError` are not in Nest's type; Nest hands every option to graphql-ws.
   const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError' | 'subscribe'> = {

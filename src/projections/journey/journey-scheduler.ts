@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { v5 as uuidV5 } from 'uuid';
 import type { EventCatalog } from '../../domain/catalog/index.js';
 import { streamOf } from '../../domain/identity/identity.js';
@@ -69,7 +70,7 @@ export class JourneyScheduler {
     if (appends.length === 0) return 0;
     let recorded = 0;
     for (let start = 0; start < appends.length; start += APPEND_CUSTOMERS) {
-      if (start > 0) await new Promise((resolve) => setTimeout(resolve, APPEND_PAUSE_MS));
+      if (start > 0) await sleep(APPEND_PAUSE_MS);
       const results = await this.store.appendMany(appends.slice(start, start + APPEND_CUSTOMERS));
       recorded += results.flatMap((result) => result.events).filter((event) => !event.duplicate).length;
     }
