@@ -16,7 +16,7 @@ import { JourneyProjection } from './journey/journey.projection.js';
 import { ProfileProjection } from './profile/profile.projection.js';
 import { TimelineProjection } from './timeline/timeline.projection.js';
 import type { Projection } from './projection.js';
-import { ProjectionRunner } from './runner/projection-runner.js';
+import { claimCheckpoints, ProjectionRunner } from './runner/projection-runner.js';
 
 export const PROJECTION_CONTROL_CHANNEL = 'trailmap_projection_control';
 /** Lag is counted up to this many events; beyond it, the figure says "at least". */
@@ -86,9 +86,14 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
     });
   }
 
-  onApplicationBootstrap() {
+  async onApplicationBootstrap() {
+    if (this.config.TRAILMAP_PROJECTIONS === 'off') return;
+    // Before the instance takes any event (it listens once this is done): those it takes are applied live.
+    await claimCheckpoints({ queryable: this.database, store: this.store, logger: this.logger }, this.projections.map((projection) => projection.name));
     // `worker`: the projections thread's own services run them.
     if (this.config.TRAILMAP_PROJECTIONS !== 'on') return;
+    // A runner reads its checkpoint once listening: a rebuild asked for after that read is heard.
+    await this.control.listening();
     this.startRunners(this.projections.map((projection) => projection.name));
     this.schedulerTimer = setInterval(() => void this.runScheduler(), this.config.TRAILMAP_SCHEDULER_INTERVAL);
   }

@@ -18,7 +18,10 @@ export interface RunnerDependencies {
   catalog: EventCatalog;
   keys: KeyVault;
   logger: Logger;
-  /** Calls back with the projection's name whenever an operator asks something of it (rebuild). */
+  /**
+   * Calls back with the projection's name whenever an operator asks something of it (rebuild); with an
+   * empty one when the listening connection was made again (a request may have been missed meanwhile).
+   */
   onControl(listener: (name: string) => void): () => void;
   batchSize?: number;
   /** How often a standby instance tries to take the projection over. */
@@ -50,6 +53,29 @@ interface CheckpointRow {
  * The events themselves are committed durably by the event store before anyone is told of them.
  */
 const BEGIN_BATCH = 'BEGIN; SET LOCAL synchronous_commit = off';
+
+/**
+ * Makes the checkpoints of projections run for the first time; the instances that run projections
+ * make them as they start, before they take any event. A projection new to a log that already holds
+ * customer events (added to a running deployment, a first start on an imported or restored log, or on
+ * a log an API-only instance took alone) is built as a rebuild: twin tables without their secondary
+ * indexes, indexed once, then swapped in, where applying the whole log event by event to the live
+ * tables would update every index row by row, and announce years of old stage changes to live
+ * subscribers. Events recorded once the checkpoint exists are applied live, their changes announced.
+ */
+export async function claimCheckpoints({ queryable, store, logger }: { queryable: Pick<Database, 'query'>; store: EventStore; logger: Logger }, names: readonly string[]): Promise<void> {
+  const { rows } = await queryable.query<{ name: string }>('SELECT name FROM projection_checkpoints WHERE name = ANY($1::text[])', [names]);
+  const made = new Set(rows.map((row) => row.name));
+  const first = names.filter((name) => !made.has(name));
+  if (first.length === 0) return;
+  const logged = (await store.readAll({ limit: 1, streamPrefix: CUSTOMER_STREAM_PREFIX })).length > 0;
+  const { rows: claimed } = await queryable.query<{ name: string }>(
+    `INSERT INTO projection_checkpoints (name, rebuild_requested_at) SELECT name, CASE WHEN $2 THEN now() END FROM unnest($1::text[]) AS name
+     ON CONFLICT (name) DO NOTHING RETURNING name`,
+    [first, logged],
+  );
+  for (const { name } of claimed) if (logged) logger.info({ projection: name }, 'new projection on a log that holds events: built by a rebuild');
+}
 
 /** The checkpoint moved under us: another runner applied this batch. */
 class CheckpointMoved extends Error {}
@@ -124,7 +150,8 @@ export class ProjectionRunner {
       const control = new AbortController();
       const abort = () => control.abort();
       this.stopping.signal.addEventListener('abort', abort, { once: true });
-      const unsubscribe = this.dependencies.onControl((name) => name === this.name && abort());
+      // An empty notice: the listening connection was lost and made again, and a request may have been missed meanwhile.
+      const unsubscribe = this.dependencies.onControl((name) => (name === this.name || name === '') && abort());
       try {
         const checkpoint = await this.checkpoint(client);
         const failed = checkpoint.state === 'FAILED';
@@ -152,22 +179,10 @@ export class ProjectionRunner {
     }
   }
 
-  /**
-   * The projection's checkpoint, made on its first run. A projection new to a log that already holds
-   * customer events (a projection added to a running deployment, a first start on an imported or
-   * restored log) is built as a rebuild: twin tables without their secondary indexes, indexed once,
-   * then swapped in, where applying the whole log event by event to the live tables would update
-   * every index row by row, and announce years of old stage changes to live subscribers.
-   */
+  /** The projection's checkpoint, made on its first run if its instance did not make it as it started (`claimCheckpoints`). */
   private async claim(client: pg.Client): Promise<void> {
-    const { rows } = await client.query('SELECT 1 FROM projection_checkpoints WHERE name = $1', [this.name]);
-    if (rows.length > 0) return;
-    const logged = (await this.dependencies.store.readAll({ limit: 1, streamPrefix: CUSTOMER_STREAM_PREFIX })).length > 0;
-    await client.query(
-      'INSERT INTO projection_checkpoints (name, rebuild_requested_at) VALUES ($1, CASE WHEN $2 THEN now() END) ON CONFLICT (name) DO NOTHING',
-      [this.name, logged],
-    );
-    if (logged) this.dependencies.logger.info({ projection: this.name }, 'new projection on a log that holds events: built by a rebuild');
+    const { store, logger } = this.dependencies;
+    await claimCheckpoints({ queryable: client, store, logger }, [this.name]);
   }
 
   /** Applies the live log to the live tables until `signal` aborts. */

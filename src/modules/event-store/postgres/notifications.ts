@@ -29,6 +29,12 @@ export class Notifications {
     return this.generation;
   }
 
+  /** Resolves once the LISTEN is in place (started if need be): what is notified from then on arrives. */
+  async listening(): Promise<void> {
+    this.current();
+    await this.connection;
+  }
+
   /** Resolves when a notification newer than `seen` arrives, after `timeoutMs`, or on abort. */
   wait(seen: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.generation > seen || signal?.aborted || this.closed) return Promise.resolve();
