@@ -16,6 +16,8 @@ class CountingProjection implements Projection {
   readonly personalData = false;
   readonly liveGatherMs = 10;
   failMidBatchOnce = false;
+  /** Runs once, at the start of the next batch (before its writes). */
+  beforeNextBatch?: () => Promise<void>;
 
   constructor(
     readonly name: string,
@@ -25,6 +27,9 @@ class CountingProjection implements Projection {
   }
 
   async apply(events: readonly CustomerEvent[], { client, table }: ProjectionTransaction): Promise<void> {
+    const hook = this.beforeNextBatch;
+    this.beforeNextBatch = undefined;
+    await hook?.();
     for (const event of events) {
       if (event.properties.poison && this.refusesPoison) throw new Error(`cannot count ${event.id}`);
       await client.query(
@@ -203,6 +208,26 @@ describe('the projection runner', () => {
     run(projection);
     await until(async () => (await checkpoint(projection.name))?.processed === '80');
     expect(await counted(projection)).toBe(80);
+  });
+
+  it('rolls a batch back when its checkpoint moved under it, though its COMMIT travels with its writes, and goes on from there', async () => {
+    const before = await store.headPosition();
+    const projection = await projectionNamed('moved');
+    await database.query('INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)', [projection.name, before ?? null]);
+    await appendTo(randomUUID(), 5);
+    const head = await store.headPosition();
+    // Another runner applied the batch meanwhile: the checkpoint is at the head when this one writes its counts.
+    let moved = false;
+    projection.beforeNextBatch = async () => {
+      await database.query('UPDATE projection_checkpoints SET position = $2 WHERE name = $1', [projection.name, head]);
+      moved = true;
+    };
+    run(projection);
+    await until(async () => moved);
+    await appendTo(randomUUID(), 2);
+    await until(async () => (await checkpoint(projection.name))?.processed === '2');
+    expect(await counted(projection)).toBe(2);
+    expect((await checkpoint(projection.name))?.state).toBe('LIVE');
   });
 
   it('runs on one instance at a time and fails over when the active one loses its connection', async () => {

@@ -3,17 +3,31 @@ import pg from 'pg';
 
 export type Queryable = Pick<pg.PoolClient, 'query'>;
 
-/** The one PostgreSQL pool of an instance, with transactions that always end. */
+export interface DatabaseOptions {
+  /**
+   * Every prepared statement planned once per connection, for any values (`plan_cache_mode =
+   * force_generic_plan`). PostgreSQL plans a statement anew on each call while a plan for its values
+   * looks cheaper than the generic one; for the projections' small live batches (a few customers in an
+   * `= ANY($1)`) it always does, and the planning cost as much as the execution.
+   */
+  genericPlans?: boolean;
+}
+
+/** The one PostgreSQL pool of an instance (of its projections thread), with transactions that always end. */
 export class Database {
   readonly pool: pg.Pool;
+  private readonly sessionOptions?: string;
 
   constructor(
     readonly url: string,
     poolSize: number,
     applicationName = 'trailmap',
+    { genericPlans = false }: DatabaseOptions = {},
   ) {
+    this.sessionOptions = genericPlans ? '-c plan_cache_mode=force_generic_plan' : undefined;
     this.pool = new pg.Pool({
       connectionString: url,
+      options: this.sessionOptions,
       max: poolSize,
       application_name: applicationName,
       connectionTimeoutMillis: 5_000,
@@ -47,7 +61,7 @@ export class Database {
 
   /** A dedicated connection outside the pool, for LISTEN or session-level advisory locks. */
   async connect(applicationName = 'trailmap'): Promise<pg.Client> {
-    const client = new pg.Client({ connectionString: this.url, application_name: applicationName, pipeline: true });
+    const client = new pg.Client({ connectionString: this.url, options: this.sessionOptions, application_name: applicationName, pipeline: true });
     await client.connect();
     return client;
   }
@@ -58,23 +72,42 @@ export class Database {
 }
 
 /**
- * Runs `work` in a transaction on `client`, opened by `begin`, which travels with the statements the
- * work sends before it first waits; a failure rolls it back.
+ * Sends a transaction's last statements and its COMMIT together (one write, one round trip) and resolves
+ * with the statements' results once committed. A failed statement rejects with its error, PostgreSQL
+ * having rolled the transaction back at the COMMIT; so a statement whose outcome must refuse the commit
+ * has to fail, since nothing can be checked between it and the COMMIT.
  */
-export async function inTransaction<T>(client: pg.ClientBase, work: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
+export type CommitWith = (send: () => Promise<pg.QueryResult>[]) => Promise<pg.QueryResult[]>;
+
+/**
+ * Runs `work` in a transaction on `client`, opened by `begin`, which travels with the statements the
+ * work sends before it first waits, and committed after it, unless the work ends it through
+ * `commitWith`; a failure rolls it back.
+ */
+export async function inTransaction<T>(client: pg.ClientBase, work: (commitWith: CommitWith) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  let committed = false;
+  const commitWith: CommitWith = async (send) => {
+    committed = true;
+    const results = await Promise.all(sentTogether(client, () => [...send(), client.query('COMMIT')]));
+    assertCommitted(results.pop()!);
+    return results;
+  };
   try {
-    const [begun, working] = sentTogether(client, () => [client.query(begin), work()] as const);
+    const [begun, working] = sentTogether(client, () => [client.query(begin), work(commitWith)] as const);
     begun.catch(() => undefined); // awaited below, unless the work fails first
     const result = await working;
     await begun;
-    const { command } = await client.query('COMMIT');
-    // A statement that failed unnoticed leaves an aborted transaction, which COMMIT rolls back.
-    if (command !== 'COMMIT') throw new Error(`The transaction was rolled back (${command}).`);
+    if (!committed) assertCommitted(await client.query('COMMIT'));
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/** A statement that failed unnoticed leaves an aborted transaction, which COMMIT rolls back. */
+function assertCommitted({ command }: pg.QueryResult): void {
+  if (command !== 'COMMIT') throw new Error(`The transaction was rolled back (${command}).`);
 }
 
 /**

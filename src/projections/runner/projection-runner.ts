@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { EventCatalog } from '../../domain/catalog/index.js';
 import { CUSTOMER_STREAM_PREFIX } from '../../domain/identity/identity.js';
 import { describeError } from '../../modules/core/error-codes.js';
-import { inTransaction, sentTogether, type Database } from '../../modules/database/database.js';
+import { inTransaction, sentTogether, type CommitWith, type Database } from '../../modules/database/database.js';
 import type { EventStore, StoredEvent } from '../../modules/event-store/event-store.port.js';
 import type { Logger } from '../../modules/logging/logger.js';
 import type { KeyVault } from '../../modules/privacy/key-vault.js';
@@ -53,6 +53,8 @@ interface CheckpointRow {
  * The events themselves are committed durably by the event store before anyone is told of them.
  */
 const BEGIN_BATCH = 'BEGIN; SET LOCAL synchronous_commit = off';
+
+const DIVISION_BY_ZERO = '22012';
 
 /**
  * Makes the checkpoints of projections run for the first time; the instances that run projections
@@ -269,7 +271,7 @@ export class ProjectionRunner {
   /** One batch in its own transaction; a handler error is narrowed down to its event and recorded. */
   private async commit(client: pg.ClientBase, batch: StoredEvent[], after: string | null, target: Target, state: string): Promise<void> {
     try {
-      await inTransaction(client, () => this.applyBatch(client, batch, after, target, state), BEGIN_BATCH);
+      await inTransaction(client, (commitWith) => this.applyBatch(client, batch, after, target, state, commitWith), BEGIN_BATCH);
     } catch (error) {
       if (error instanceof CheckpointMoved || describeError(error).code === 'UNAVAILABLE') throw error;
       if (batch.length === 1) return this.fail(client, batch[0]!, error);
@@ -283,30 +285,38 @@ export class ProjectionRunner {
   }
 
   /**
-   * The projection's writes, then the checkpoint's compare-and-set, last, sent together: a transaction
-   * gets its xid at its first write, and every reader of the log waits for the oldest xid still
-   * running (the read horizon), so the loads and folds before the first write hold no reader back.
+   * The projection's writes, then the checkpoint's compare-and-set, last, sent together, and with the
+   * COMMIT when `commitWith` is given (a batch of its own: one round trip from the first write to the
+   * commit). A transaction gets its xid at its first write, and every reader of the log waits for the
+   * oldest xid still running (the read horizon), so the loads and folds before the first write hold no
+   * reader back.
    */
-  private async applyBatch(client: pg.ClientBase, batch: StoredEvent[], after: string | null, target: Target, state: string): Promise<void> {
+  private async applyBatch(client: pg.ClientBase, batch: StoredEvent[], after: string | null, target: Target, state: string, commitWith?: CommitWith): Promise<void> {
     const { catalog, keys } = this.dependencies;
     const last = batch.at(-1)!.position;
     const events = await toCustomerEvents(batch, catalog, keys, { openPersonalData: this.projection.personalData });
     const writes: [text: string, values: unknown[]][] = [];
     await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live, write: (text, values) => void writes.push([text, values]) });
-    const sent = await Promise.all(
-      sentTogether(client, () => [
-        ...writes.map(([text, values]) => client.query(text, values)),
-        client.query(
-          `UPDATE projection_checkpoints
-           SET ${target.position} = $3, ${target.processed} = ${target.processed} + $4, state = CASE WHEN rebuilding THEN 'REBUILDING' ELSE $5 END,
-               events_per_second = $6, updated_at = now()
-           WHERE name = $1 AND ${target.position} IS NOT DISTINCT FROM $2`,
+    const send = () => [
+      ...writes.map(([text, values]) => client.query(text, values)),
+      // A checkpoint that moved must abort the transaction, whose COMMIT may be on its way already: the statement
+      // fails then (one divided by the rows it moved, none), and PostgreSQL rolls the batch back at the COMMIT.
+      client
+        .query(
+          `WITH moved AS (
+             UPDATE projection_checkpoints
+             SET ${target.position} = $3, ${target.processed} = ${target.processed} + $4, state = CASE WHEN rebuilding THEN 'REBUILDING' ELSE $5 END,
+                 events_per_second = $6, updated_at = now()
+             WHERE name = $1 AND ${target.position} IS NOT DISTINCT FROM $2
+             RETURNING 1)
+           SELECT 1 / count(*) AS moved FROM moved`,
           [this.name, after, last, batch.length, state, this.rate(batch.length)],
-        ),
-      ]),
-    );
-    const moved = sent.at(-1)!;
-    if (moved.rowCount === 0) throw new CheckpointMoved(`the checkpoint of ${this.name} moved`);
+        )
+        .catch((error: unknown) => {
+          throw (error as { code?: string }).code === DIVISION_BY_ZERO ? new CheckpointMoved(`the checkpoint of ${this.name} moved`) : error;
+        }),
+    ];
+    await (commitWith ? commitWith(send) : Promise.all(sentTogether(client, send)));
   }
 
   private async fail(client: pg.ClientBase, event: StoredEvent, error: unknown): Promise<never> {

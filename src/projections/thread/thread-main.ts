@@ -10,7 +10,7 @@ import type { ProjectionsThreadData } from './projections-thread.js';
 // The projections thread: Trailmap's services without HTTP, with the projection runners and the scheduler on.
 const { config, databaseUrl, secrets } = workerData as ProjectionsThreadData;
 const logger = createLogger(config.LOG_LEVEL, false).child({ thread: 'projections' });
-const database = new Database(databaseUrl, config.DATABASE_POOL_SIZE, 'trailmap-projections');
+const database = new Database(databaseUrl, config.DATABASE_POOL_SIZE, 'trailmap-projections', { genericPlans: true });
 const services = await servicesOf({
   config: { ...config, TRAILMAP_PROJECTIONS: 'on' },
   logger,
