@@ -20,6 +20,8 @@ export type ParentMessage = WorkerStart | { kind: 'returned'; key: string; at: n
 
 export type WorkerMessage =
   | { kind: 'subscribed'; count: number }
+  /** The counts are reset: what arrives from now on is measured. */
+  | { kind: 'reset-done' }
   /** Every subscription of this worker has received the change `key` (the readiness probe). */
   | { kind: 'all-received'; key: string }
   | { kind: 'result'; histogram: ReturnType<Histogram['toJSON']>; received: number; unmatched: number; errors: Record<string, number>; closed: number; cpuSeconds: number; keys: string[] };
@@ -106,6 +108,7 @@ process.on('message', (message: ParentMessage) => {
       received = 0;
       arrivals.clear();
       for (const code of Object.keys(errors)) delete errors[code];
+      send({ kind: 'reset-done' });
       break;
     }
     case 'finish': {

@@ -77,16 +77,19 @@ async function fanoutRun(
   try {
     const results = new Map<ChildProcess, Extract<WorkerMessage, { kind: 'result' }>>();
     const allReceived = new Map<string, number>();
+    let resetDone = 0;
     for (const worker of workers) {
       worker.process.on('message', (message: WorkerMessage) => {
         if (message.kind === 'all-received') allReceived.set(message.key, (allReceived.get(message.key) ?? 0) + 1);
+        if (message.kind === 'reset-done') resetDone += 1;
         if (message.kind === 'result') results.set(worker.process, message);
       });
     }
     const tell = (message: ParentMessage, only?: number) => workers.forEach((worker, index) => (only === undefined || only === index) && worker.process.send(message));
 
-    // Ready: in `all` mode a probe change must reach every subscription; by customer, give the subscribe messages time to land.
-    // (graphql-ws gives no acknowledgement of a subscribe: a probe recorded before a subscription is in place never reaches it, so probe again.)
+    // Ready: in `all` mode a probe change must reach every subscription; by customer, the server must count every subscription
+    // as open (its /metrics gauge). graphql-ws gives no acknowledgement of a subscribe, and a change recorded before its
+    // subscription is in place never reaches it: it would be counted as dropped.
     if (mode === 'all') {
       const deadline = Date.now() + 120_000;
       for (let attempt = 1; ; attempt++) {
@@ -98,9 +101,14 @@ async function fanoutRun(
         if (Date.now() > deadline) throw new Error('no probe stage change reached every subscription within 120 s');
       }
     } else {
-      await sleep(3_000);
+      await subscriptionsOpen(server, subscriptions, 120_000);
     }
+    // Then the steady state: opening a thousand sockets leaves the server and the subscriber processes busy for a moment
+    // (changes recorded at once waited up to 0.7 s), which is not what this measures.
+    await sleep(3_000);
+    // A worker busy opening its sockets may read a message that arrived before this one: measure once each has reset.
     tell({ kind: 'reset' });
+    while (resetDone < workers.length) await sleep(10);
 
     const changes = Math.min(Math.round(rate * seconds), mode === 'customer' ? subscriptions * STAGE_EVENTS.length : Number.POSITIVE_INFINITY);
     note(`${mode}: ${subscriptions} subscriptions open; recording ${changes.toLocaleString()} stage changes at ${rate}/s`);
@@ -198,6 +206,19 @@ async function fanoutRun(
   } finally {
     for (const worker of workers) if (worker.process.exitCode === null) worker.process.kill();
   }
+}
+
+/** Waits until the server counts `count` open `journeyStageChanged` subscriptions. */
+async function subscriptionsOpen(server: TrailmapServer, count: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let open = 0;
+  while (Date.now() < deadline) {
+    const { body } = await server.get('/metrics');
+    open = Number(/^trailmap_subscriptions\{subscription="journeyStageChanged"\} (\d+)$/m.exec(body)?.[1] ?? 0);
+    if (open >= count) return;
+    await sleep(100);
+  }
+  throw new Error(`${open} of ${count} subscriptions were open after ${timeoutMs / 1000} s`);
 }
 
 async function record(server: TrailmapServer, customerId: string, stage: number): Promise<void> {
