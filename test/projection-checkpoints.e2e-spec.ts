@@ -30,6 +30,17 @@ describe('the projections’ checkpoints on a first start', () => {
     return server;
   }
 
+  async function freshDatabase(): Promise<TestDatabase> {
+    const database = await createTestDatabase();
+    databases.push(database);
+    return database;
+  }
+
+  async function recordImpression(server: Trailmap, userId: string) {
+    const answer = await graphql(server, RECORD, { events: [{ type: 'Ad Impression', userId, properties: { ad_id: 'ad-1', campaign_id: 'spring' } }] }, apiKeys.ingest);
+    expect(answer.errors).toBeUndefined();
+  }
+
   const checkpoints = async (database: TestDatabase) => {
     const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: database.url });
@@ -42,8 +53,7 @@ describe('the projections’ checkpoints on a first start', () => {
   };
 
   it('are made before the instance takes traffic, so the first event recorded is applied live and its stage change announced', async () => {
-    const database = await createTestDatabase();
-    databases.push(database);
+    const database = await freshDatabase();
     const server = await boot(database, 'on');
     expect(await checkpoints(database)).toEqual(PROJECTIONS.map((name) => ({ name, rebuild: false })));
 
@@ -60,8 +70,7 @@ describe('the projections’ checkpoints on a first start', () => {
       for (let attempt = 0; attempt < 100 && !/^trailmap_subscriptions\{subscription="journeyStageChanged"\} 1$/m.test(await (await fetch(`${server.url}/metrics`)).text()); attempt += 1) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      const answer = await graphql(server, RECORD, { events: [{ type: 'Ad Impression', userId, properties: { ad_id: 'ad-1', campaign_id: 'spring' } }] }, apiKeys.ingest);
-      expect(answer.errors).toBeUndefined();
+      await recordImpression(server, userId);
       await expect(received).resolves.toEqual({ journeyStageChanged: { customerId: userId, from: null, to: 'DISCOVERY' } });
     } finally {
       await client.dispose();
@@ -69,11 +78,9 @@ describe('the projections’ checkpoints on a first start', () => {
   });
 
   it('are read once the instance hears rebuild requests: a rebuild asked for as soon as it listens is carried out', async () => {
-    const database = await createTestDatabase();
-    databases.push(database);
+    const database = await freshDatabase();
     const first = await boot(database, 'on');
-    const answer = await graphql(first, RECORD, { events: [{ type: 'Ad Impression', userId: 'rebuilt', properties: { ad_id: 'ad-1' } }] }, apiKeys.ingest);
-    expect(answer.errors).toBeUndefined();
+    await recordImpression(first, 'rebuilt');
     await caughtUp(first.app.get(ProjectionsService));
     await first.stop();
     servers.splice(servers.indexOf(first), 1);
@@ -88,11 +95,9 @@ describe('the projections’ checkpoints on a first start', () => {
   });
 
   it('are left to the instances that run projections: an API-only one makes none, one that runs them builds what came before', async () => {
-    const database = await createTestDatabase();
-    databases.push(database);
+    const database = await freshDatabase();
     const apiOnly = await boot(database, 'off');
-    const answer = await graphql(apiOnly, RECORD, { events: [{ type: 'Ad Impression', userId: 'earlier', properties: { ad_id: 'ad-1' } }] }, apiKeys.ingest);
-    expect(answer.errors).toBeUndefined();
+    await recordImpression(apiOnly, 'earlier');
     expect(await checkpoints(database)).toEqual([]);
     const server = await boot(database, 'on');
     expect((await checkpoints(database)).map(({ name }) => name)).toEqual(PROJECTIONS);
