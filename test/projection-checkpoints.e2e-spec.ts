@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { Trailmap } from '../src/app.js';
+import { StageChangesFeed } from '../src/modules/live/stage-changes.feed.js';
 import { ProjectionsService } from '../src/projections/projections.service.js';
 import { apiKeys, bootTrailmap, graphql } from './support/app.js';
+import { RECORD_EVENTS } from './support/clients.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { until } from './support/operations.js';
 import { caughtUp } from './support/projections.js';
 
-const RECORD = `mutation Record($events: [EventInput!]!) { recordEvents(events: $events) { results { id } } }`;
 const PROJECTIONS = ['analytics', 'customer-profile', 'journey-stage', 'timeline'];
 
 /**
@@ -37,7 +39,7 @@ describe('the projections’ checkpoints on a first start', () => {
   }
 
   async function recordImpression(server: Trailmap, userId: string) {
-    const answer = await graphql(server, RECORD, { events: [{ type: 'Ad Impression', userId, properties: { ad_id: 'ad-1', campaign_id: 'spring' } }] }, apiKeys.ingest);
+    const answer = await graphql(server, RECORD_EVENTS, { events: [{ type: 'Ad Impression', userId, properties: { ad_id: 'ad-1', campaign_id: 'spring' } }] }, apiKeys.ingest);
     expect(answer.errors).toBeUndefined();
   }
 
@@ -67,9 +69,7 @@ describe('the projections’ checkpoints on a first start', () => {
         );
       });
       // graphql-ws does not acknowledge a subscribe: wait until the server counts it.
-      for (let attempt = 0; attempt < 100 && !/^trailmap_subscriptions\{subscription="journeyStageChanged"\} 1$/m.test(await (await fetch(`${server.url}/metrics`)).text()); attempt += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await until(() => server.app.get(StageChangesFeed).subscriberCount === 1, 'the subscription', 5_000);
       await recordImpression(server, userId);
       await expect(received).resolves.toEqual({ journeyStageChanged: { customerId: userId, from: null, to: 'DISCOVERY' } });
     } finally {
@@ -101,11 +101,7 @@ describe('the projections’ checkpoints on a first start', () => {
     expect(await checkpoints(database)).toEqual([]);
     const server = await boot(database, 'on');
     expect((await checkpoints(database)).map(({ name }) => name)).toEqual(PROJECTIONS);
-    for (let attempt = 0; attempt < 200; attempt += 1) {
-      const { data } = await graphql<{ customer: { stage: string } | null }>(server, 'query { customer(id: "earlier") { stage } }');
-      if (data?.customer?.stage === 'DISCOVERY') return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error('the events recorded before the projections ran were not built');
+    const stage = async () => (await graphql<{ customer: { stage: string } | null }>(server, 'query { customer(id: "earlier") { stage } }')).data?.customer?.stage;
+    await until(async () => (await stage()) === 'DISCOVERY', 'the events recorded before the projections ran to be built', 10_000, 50);
   });
 });
