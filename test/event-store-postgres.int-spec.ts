@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Database } from '../src/modules/database/database.js';
+import type { StoredEvent } from '../src/modules/event-store/event-store.port.js';
 import { PostgresEventStore, writeGroup } from '../src/modules/event-store/postgres/postgres-event-store.js';
 import { eventStoreContract } from './event-store/contract.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -51,6 +52,30 @@ describe('the PostgreSQL event store', () => {
     expect(second).toBe(first);
     // A page that is not full is not final: a later reader reads again.
     expect(await store.readAll({ streamPrefix: stream, limit: 100 })).not.toBe(first);
+  });
+
+  it('hands a subscriber the pages other subscribers read before it, together, as one page of the same events', async () => {
+    const prefix = `customer-pieces-${Date.now()}-`;
+    const controller = new AbortController();
+    const early = store.subscribe({ streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator]();
+    try {
+      const pages: StoredEvent[][] = [];
+      for (let index = 0; index < 5; index++) {
+        const next = early.next();
+        await store.append(`${prefix}${index}`, [newEvent()], { expectedRevision: 'no_stream' });
+        pages.push((await next).value as StoredEvent[]);
+      }
+      expect(pages.map((page) => page.length)).toEqual([1, 1, 1, 1, 1]);
+      const late = store.subscribe({ streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator]();
+      const caughtUp = (await late.next()).value as StoredEvent[];
+      // The early subscriber's five reads, kept in memory: one page for the late one, not five turns of its loop.
+      expect(caughtUp).toHaveLength(5);
+      caughtUp.forEach((event, index) => expect(event).toBe(pages[index]![0]));
+      await late.return?.();
+    } finally {
+      controller.abort();
+      await early.return?.();
+    }
   });
 });
 

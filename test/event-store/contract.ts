@@ -68,8 +68,8 @@ async function currentRevision(store: EventStore, stream: string): Promise<Expec
   return 'no_stream';
 }
 
-/** Takes events from a subscription until `count` arrived or `timeoutMs` passed. */
-async function take(iterator: AsyncIterator<StoredEvent>, count: number, timeoutMs = 10_000): Promise<StoredEvent[]> {
+/** The events of a subscription's next pages, until `count` of them (or more, if a page holds more) or the timeout. */
+async function take(iterator: AsyncIterator<StoredEvent[]>, count: number, timeoutMs = 10_000): Promise<StoredEvent[]> {
   const taken: StoredEvent[] = [];
   const deadline = Date.now() + timeoutMs;
   let timer: NodeJS.Timeout | undefined;
@@ -80,7 +80,8 @@ async function take(iterator: AsyncIterator<StoredEvent>, count: number, timeout
     while (taken.length < count) {
       const next = await Promise.race([iterator.next(), timeout]);
       if (next === 'timeout' || next.done) break;
-      taken.push(next.value);
+      expect(next.value.length).toBeGreaterThan(0);
+      taken.push(...next.value);
     }
     return taken;
   } finally {

@@ -108,8 +108,12 @@ export interface EventStore {
   readEvents(refs: readonly { stream: string; revision: number }[]): Promise<StoredEvent[]>;
   /** One page of the global order, for projections. Never skips an event that commits late. */
   readAll(options?: ReadAllOptions): Promise<StoredEvent[]>;
-  /** Catch-up then live; resumes by itself after a dropped connection; ends on `signal`. */
-  subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent>;
+  /**
+   * Catch-up then live, in pages as the store has them (never empty, in log order: a reader with a page
+   * to apply needs no turn of the event loop per event); resumes by itself after a dropped connection;
+   * ends on `signal`.
+   */
+  subscribe(options?: SubscribeOptions): AsyncIterable<StoredEvent[]>;
   /** Position of the last event in the global order, undefined for an empty log. */
   headPosition(): Promise<string | undefined>;
   /** Number of events after a position (all when undefined), counted up to `cap`, for lag figures. */

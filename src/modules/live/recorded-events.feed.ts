@@ -110,8 +110,8 @@ export class RecordedEventsFeed implements OnModuleDestroy {
     const started = this.store.headPosition();
     const running = (async () => {
       const after = await started;
-      for await (const stored of this.store.subscribe({ after, streamPrefix: CUSTOMER_STREAM_PREFIX, signal: stop.signal })) {
-        await this.deliver(stored, stop.signal);
+      for await (const page of this.store.subscribe({ after, streamPrefix: CUSTOMER_STREAM_PREFIX, signal: stop.signal })) {
+        for (const stored of page) await this.deliver(stored, stop.signal);
       }
     })().catch((error: unknown) => {
       if (stop.signal.aborted) return;

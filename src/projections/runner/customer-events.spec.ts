@@ -57,6 +57,27 @@ describe('customer events for the profile', () => {
     expect(legacyView).toMatchObject({ properties: { url: 'https://shop.example/?ref=x' } });
   });
 
+  it('shares conversions event by event among live readers, whose batches are pieces of the same pages', async () => {
+    const page = [
+      stored('u2', 'Identified', { traits: { email: 'bo@example.com' } }),
+      stored('u2', 'Page Viewed', { context: { ip: '10.0.0.3' } }),
+      stored('u2', 'Page Viewed', { properties: { url: 'https://shop.example/' } }),
+    ];
+    const closed = await toCustomerEvents(page, catalog, vault, { openPersonalData: false, sharedBy: 'event' });
+    const piece = await toCustomerEvents(page.slice(1), catalog, vault, { openPersonalData: false, sharedBy: 'event' });
+    expect(piece[0]).toBe(closed[1]);
+    expect(piece[1]).toBe(closed[2]);
+    // The profile's reader opens what it reads and shares the rest with the closed readers.
+    const [identified, viewed] = await toCustomerEvents(page.slice(0, 2), catalog, vault, { openPersonalData: profileReadsSealed, sharedBy: 'event' });
+    expect(identified).not.toBe(closed[0]);
+    expect(identified).toMatchObject({ traits: { email: 'bo@example.com' } });
+    expect(viewed).toBe(closed[1]);
+    const opened = await toCustomerEvents(page.slice(1), catalog, vault, { openPersonalData: true, sharedBy: 'event' });
+    expect(opened[0]).not.toBe(closed[1]);
+    expect(opened[0]).toMatchObject({ context: { ip: '10.0.0.3' } });
+    expect(closed[1]).toMatchObject({ context: {} });
+  });
+
   it('says a forgotten customer’s personal data is unreadable whether or not it would have been opened', async () => {
     const events = await toCustomerEvents(
       [stored('forgotten', 'Identified', { traits: { email: 'gone@example.com' } }), stored('forgotten', 'Page Viewed', { context: { ip: '10.0.0.2' } })],

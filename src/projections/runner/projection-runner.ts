@@ -7,7 +7,6 @@ import type { EventStore, StoredEvent } from '../../modules/event-store/event-st
 import type { Logger } from '../../modules/logging/logger.js';
 import type { KeyVault } from '../../modules/privacy/key-vault.js';
 import { REBUILD_SUFFIX, type Projection } from '../projection.js';
-import { inBatches } from './batches.js';
 import { toCustomerEvents } from './customer-events.js';
 import { convoyOf } from './rebuild-convoy.js';
 import { createTwin, indexTwin, swapTwin } from './rebuild-twins.js';
@@ -189,14 +188,17 @@ export class ProjectionRunner {
 
   /** Applies the live log to the live tables until `signal` aborts. */
   private async follow(client: pg.Client, after: string | null, signal: AbortSignal): Promise<void> {
-    const events = this.dependencies.store.subscribe({ after: after ?? undefined, streamPrefix: CUSTOMER_STREAM_PREFIX, signal, coalesceMs: this.projection.liveGatherMs });
+    const pages = this.dependencies.store.subscribe({ after: after ?? undefined, streamPrefix: CUSTOMER_STREAM_PREFIX, signal, coalesceMs: this.projection.liveGatherMs });
     let position = after;
-    for await (const batch of inBatches(events, this.batchSize)) {
-      if (signal.aborted) return;
-      // A full batch may be the end of the log too: without asking, the state would stay CATCHING_UP at lag 0.
-      const caughtUp = batch.length < this.batchSize || (await this.dependencies.store.countAfter(batch.at(-1)!.position, 1)) === 0;
-      await this.commit(client, batch, position, LIVE, caughtUp ? 'LIVE' : 'CATCHING_UP');
-      position = batch.at(-1)!.position;
+    for await (const page of pages) {
+      for (let start = 0; start < page.length; start += this.batchSize) {
+        if (signal.aborted) return;
+        const batch = page.slice(start, start + this.batchSize);
+        // A full batch may be the end of the log too: without asking, the state would stay CATCHING_UP at lag 0.
+        const caughtUp = batch.length < this.batchSize || (await this.dependencies.store.countAfter(batch.at(-1)!.position, 1)) === 0;
+        await this.commit(client, batch, position, LIVE, caughtUp ? 'LIVE' : 'CATCHING_UP');
+        position = batch.at(-1)!.position;
+      }
     }
   }
 
@@ -294,7 +296,7 @@ export class ProjectionRunner {
   private async applyBatch(client: pg.ClientBase, batch: StoredEvent[], after: string | null, target: Target, state: string, commitWith?: CommitWith): Promise<void> {
     const { catalog, keys } = this.dependencies;
     const last = batch.at(-1)!.position;
-    const events = await toCustomerEvents(batch, catalog, keys, { openPersonalData: this.projection.personalData });
+    const events = await toCustomerEvents(batch, catalog, keys, { openPersonalData: this.projection.personalData, sharedBy: target.live ? 'event' : 'page' });
     const writes: [text: string, values: unknown[]][] = [];
     await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live, write: (text, values) => void writes.push([text, values]) });
     const send = () => [

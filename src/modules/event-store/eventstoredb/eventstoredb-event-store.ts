@@ -11,6 +11,7 @@ import {
   type ReadRevision,
 } from '@eventstore/db-client';
 import type { Logger } from '../../logging/logger.js';
+import { inBatches } from '../batches.js';
 import {
   comparePositions,
   ConcurrencyConflict,
@@ -181,7 +182,12 @@ export class EventStoreDbEventStore implements EventStore {
     return events;
   }
 
-  async *subscribe({ after, streamPrefix, signal }: SubscribeOptions = {}): AsyncGenerator<StoredEvent> {
+  subscribe(options: SubscribeOptions = {}): AsyncIterable<StoredEvent[]> {
+    // The client pushes events one by one: what has arrived by the next turn of the event loop is a page.
+    return inBatches(this.subscribeEvents(options), ALL_PAGE_SIZE);
+  }
+
+  private async *subscribeEvents({ after, streamPrefix, signal }: SubscribeOptions): AsyncGenerator<StoredEvent> {
     let last = after;
     let drops = 0;
     while (!signal?.aborted) {

@@ -199,12 +199,13 @@ export class PostgresEventStore implements EventStore {
     return { page, beyondHorizon };
   }
 
-  async *subscribe(options: SubscribeOptions = {}): AsyncIterable<StoredEvent> {
+  async *subscribe(options: SubscribeOptions = {}): AsyncIterable<StoredEvent[]> {
     const { signal, streamPrefix } = options;
     let after = options.after;
     let failures = 0;
     let heldBack = 0;
     let lastRead = 0;
+    let gathered: StoredEvent[] = [];
     while (!signal?.aborted) {
       const seen = this.notifications.current();
       let read: LiveRead;
@@ -214,14 +215,24 @@ export class PostgresEventStore implements EventStore {
         failures = 0;
       } catch {
         if (signal?.aborted) return;
+        if (gathered.length > 0) {
+          yield gathered;
+          gathered = [];
+        }
         await sleep(Math.min(100 * 2 ** failures++, 5_000), signal);
         continue;
       }
       const { page, more, waiting } = read;
-      for (const event of page) {
+      if (page.length > 0) {
+        gathered = gathered.length === 0 ? page : gathered.concat(page);
+        after = page.at(-1)!.position;
+      }
+      // Other subscribers' pages answer in pieces, each read on at once: they are handed over together.
+      if (more && gathered.length < SUBSCRIPTION_PAGE) continue;
+      if (gathered.length > 0) {
         if (signal?.aborted) return;
-        yield event;
-        after = event.position;
+        yield gathered;
+        gathered = [];
       }
       if (more) continue;
       if (waiting) {
