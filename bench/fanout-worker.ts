@@ -14,6 +14,8 @@ export interface WorkerStart {
   /** Subscriptions of this worker; with `customers`, subscription i follows customers[i]. */
   count: number;
   customers?: string[];
+  /** The width of the windows the latencies are also kept by. */
+  windowMs: number;
 }
 
 export type ParentMessage = WorkerStart | { kind: 'returned'; key: string; at: number } | { kind: 'reset' } | { kind: 'finish' };
@@ -24,12 +26,20 @@ export type WorkerMessage =
   | { kind: 'reset-done' }
   /** Every subscription of this worker has received the change `key` (the readiness probe). */
   | { kind: 'all-received'; key: string }
-  | { kind: 'result'; histogram: ReturnType<Histogram['toJSON']>; received: number; unmatched: number; errors: Record<string, number>; closed: number; cpuSeconds: number; keys: string[] };
+  | {
+      kind: 'result';
+      histogram: ReturnType<Histogram['toJSON']>;
+      /** The same latencies by when their mutation returned: window i holds those of the measured run's [i, i + 1) × windowMs. */
+      windows: ReturnType<Histogram['toJSON']>[];
+      received: number; unmatched: number; errors: Record<string, number>; closed: number; cpuSeconds: number; keys: string[] };
 
 const SUBSCRIPTION = `subscription Stage($customerId: ID) { journeyStageChanged(customerId: $customerId) { customerId from to at eventType } }`;
 
 const clients: Client[] = [];
 let histogram = new Histogram();
+let windows: Histogram[] = [];
+let measuredFrom = monotonicMs();
+let windowMs = 5_000;
 const returnedAt = new Map<string, number>();
 const early = new Map<string, number[]>();
 const errors: Record<string, number> = {};
@@ -43,7 +53,7 @@ function arrived(key: string): void {
   const at = monotonicMs();
   received += 1;
   const returned = returnedAt.get(key);
-  if (returned !== undefined) histogram.record(at - returned);
+  if (returned !== undefined) timed(returned, at);
   else {
     // The message beat the parent's word that its mutation returned.
     const list = early.get(key);
@@ -55,8 +65,15 @@ function arrived(key: string): void {
   if (count === subscriptions) send({ kind: 'all-received', key });
 }
 
-function start({ url, key, count, customers }: WorkerStart): void {
+function timed(returned: number, at: number): void {
+  histogram.record(at - returned);
+  const window = Math.max(0, Math.floor((returned - measuredFrom) / windowMs));
+  (windows[window] ??= new Histogram()).record(at - returned);
+}
+
+function start({ url, key, count, customers, windowMs: width }: WorkerStart): void {
   subscriptions = count;
+  windowMs = width;
   for (let index = 0; index < count; index++) {
     const client = createClient({
       url,
@@ -96,13 +113,15 @@ process.on('message', (message: ParentMessage) => {
       break;
     case 'returned': {
       returnedAt.set(message.key, message.at);
-      for (const at of early.get(message.key) ?? []) histogram.record(at - message.at);
+      for (const at of early.get(message.key) ?? []) timed(message.at, at);
       early.delete(message.key);
       break;
     }
     case 'reset': {
       // The readiness probe is over: measure from here.
       histogram = new Histogram();
+      windows = [];
+      measuredFrom = monotonicMs();
       returnedAt.clear();
       early.clear();
       received = 0;
@@ -116,7 +135,7 @@ process.on('message', (message: ParentMessage) => {
       const unmatched = [...early.values()].reduce((sum, list) => sum + list.length, 0);
       // By customer, the keys received (customer/stage), so the parent can tell which changes went missing.
       const keys = subscriptions <= 5_000 && arrivals.size <= 10_000 ? [...arrivals.keys()] : [];
-      send({ kind: 'result', histogram: histogram.toJSON(), received, unmatched, errors, closed, cpuSeconds: (usage.user + usage.system) / 1e6, keys });
+      send({ kind: 'result', histogram: histogram.toJSON(), windows: Array.from(windows, (window) => (window ?? new Histogram()).toJSON()), received, unmatched, errors, closed, cpuSeconds: (usage.user + usage.system) / 1e6, keys });
       void Promise.all(clients.map((client) => client.dispose())).finally(() => setTimeout(() => process.exit(0), 100));
       break;
     }
