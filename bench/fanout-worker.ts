@@ -31,7 +31,13 @@ export type WorkerMessage =
       histogram: ReturnType<Histogram['toJSON']>;
       /** The same latencies by when their mutation returned: window i holds those of the measured run's [i, i + 1) × windowMs. */
       windows: ReturnType<Histogram['toJSON']>[];
-      received: number; unmatched: number; errors: Record<string, number>; closed: number; cpuSeconds: number; keys: string[] };
+      received: number;
+      unmatched: number;
+      errors: Record<string, number>;
+      closed: number;
+      cpuSeconds: number;
+      keys: string[];
+    };
 
 const SUBSCRIPTION = `subscription Stage($customerId: ID) { journeyStageChanged(customerId: $customerId) { customerId from to at eventType } }`;
 
