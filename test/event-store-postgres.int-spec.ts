@@ -54,21 +54,50 @@ describe('the PostgreSQL event store', () => {
     expect(await store.readAll({ streamPrefix: stream, limit: 100 })).not.toBe(first);
   });
 
+  /** An early subscriber of a new prefix, handed five one-event pages: one per append. */
+  async function fivePages(prefix: string, signal: AbortSignal) {
+    const early = store.subscribe({ streamPrefix: prefix, signal })[Symbol.asyncIterator]();
+    const pages: StoredEvent[][] = [];
+    for (let index = 0; index < 5; index++) {
+      const next = early.next();
+      await store.append(`${prefix}${index}`, [newEvent()], { expectedRevision: 'no_stream' });
+      pages.push((await next).value as StoredEvent[]);
+    }
+    expect(pages.map((page) => page.length)).toEqual([1, 1, 1, 1, 1]);
+    return { early, pages };
+  }
+
   it('hands a subscriber the pages other subscribers read before it, together, as one page of the same events', async () => {
     const prefix = `customer-pieces-${Date.now()}-`;
     const controller = new AbortController();
-    const early = store.subscribe({ streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator]();
+    const { early, pages } = await fivePages(prefix, controller.signal);
     try {
-      const pages: StoredEvent[][] = [];
-      for (let index = 0; index < 5; index++) {
-        const next = early.next();
-        await store.append(`${prefix}${index}`, [newEvent()], { expectedRevision: 'no_stream' });
-        pages.push((await next).value as StoredEvent[]);
-      }
-      expect(pages.map((page) => page.length)).toEqual([1, 1, 1, 1, 1]);
       const late = store.subscribe({ streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator]();
       const caughtUp = (await late.next()).value as StoredEvent[];
       // The early subscriber's five reads, kept in memory: one page for the late one, not five turns of its loop.
+      expect(caughtUp).toHaveLength(5);
+      caughtUp.forEach((event, index) => expect(event).toBe(pages[index]![0]));
+      await late.return?.();
+    } finally {
+      controller.abort();
+      await early.return?.();
+    }
+  });
+
+  it('keeps the pages it hands over when other subscribers read nothing new', async () => {
+    const prefix = `customer-kept-${Date.now()}-`;
+    const controller = new AbortController();
+    const { early, pages } = await fivePages(prefix, controller.signal);
+    try {
+      // Subscribers of streams with no events, each reading once: as many reads as pages kept.
+      for (let index = 0; index < 8; index++) {
+        const idle = new AbortController();
+        const next = store.subscribe({ streamPrefix: `customer-idle-${Date.now()}-${index}-`, signal: idle.signal })[Symbol.asyncIterator]().next();
+        idle.abort(); // ends it once its first read is done
+        expect((await next).done).toBe(true);
+      }
+      const late = store.subscribe({ streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator]();
+      const caughtUp = (await late.next()).value as StoredEvent[];
       expect(caughtUp).toHaveLength(5);
       caughtUp.forEach((event, index) => expect(event).toBe(pages[index]![0]));
       await late.return?.();

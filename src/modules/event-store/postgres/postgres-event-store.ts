@@ -285,8 +285,11 @@ export class PostgresEventStore implements EventStore {
     const more = page.length === SUBSCRIPTION_PAGE;
     // Committed events beyond the horizon: an older transaction is still open; look again soon.
     const waiting = !more && beyondHorizon;
-    this.livePages.push({ after, streamPrefix, seen, page, more, waiting, at: now });
-    if (this.livePages.length > LIVE_PAGES_KEPT) this.livePages.shift();
+    // An empty page answers no one (nothing new comes from the database): kept, it would only push out pages that do.
+    if (page.length > 0) {
+      this.livePages.push({ after, streamPrefix, seen, page, more, waiting, at: now });
+      if (this.livePages.length > LIVE_PAGES_KEPT) this.livePages.shift();
+    }
     return { page, more, waiting };
   }
 
