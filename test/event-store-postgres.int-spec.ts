@@ -54,24 +54,22 @@ describe('the PostgreSQL event store', () => {
     expect(await store.readAll({ streamPrefix: stream, limit: 100 })).not.toBe(first);
   });
 
-  /** An early subscriber of a new prefix, handed five one-event pages: one per append. */
-  async function fivePages(prefix: string, signal: AbortSignal) {
-    const early = store.subscribe({ streamPrefix: prefix, signal })[Symbol.asyncIterator]();
-    const pages: StoredEvent[][] = [];
-    for (let index = 0; index < 5; index++) {
-      const next = early.next();
-      await store.append(`${prefix}${index}`, [newEvent()], { expectedRevision: 'no_stream' });
-      pages.push((await next).value as StoredEvent[]);
-    }
-    expect(pages.map((page) => page.length)).toEqual([1, 1, 1, 1, 1]);
-    return { early, pages };
-  }
-
-  it('hands a subscriber the pages other subscribers read before it, together, as one page of the same events', async () => {
-    const prefix = `customer-pieces-${Date.now()}-`;
+  /**
+   * An early subscriber of a new prefix, handed five one-event pages (one per append); then `between`;
+   * then a late subscriber, whose first page must be those five events: the same objects, not read again.
+   */
+  async function handedOver(prefix: string, between: () => Promise<void> = async () => undefined) {
     const controller = new AbortController();
-    const { early, pages } = await fivePages(prefix, controller.signal);
+    const early = store.subscribe({ streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator]();
     try {
+      const pages: StoredEvent[][] = [];
+      for (let index = 0; index < 5; index++) {
+        const next = early.next();
+        await store.append(`${prefix}${index}`, [newEvent()], { expectedRevision: 'no_stream' });
+        pages.push((await next).value as StoredEvent[]);
+      }
+      expect(pages.map((page) => page.length)).toEqual([1, 1, 1, 1, 1]);
+      await between();
       const late = store.subscribe({ streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator]();
       const caughtUp = (await late.next()).value as StoredEvent[];
       // The early subscriber's five reads, kept in memory: one page for the late one, not five turns of its loop.
@@ -82,13 +80,14 @@ describe('the PostgreSQL event store', () => {
       controller.abort();
       await early.return?.();
     }
+  }
+
+  it('hands a subscriber the pages other subscribers read before it, together, as one page of the same events', async () => {
+    await handedOver(`customer-pieces-${Date.now()}-`);
   });
 
   it('keeps the pages it hands over when other subscribers read nothing new', async () => {
-    const prefix = `customer-kept-${Date.now()}-`;
-    const controller = new AbortController();
-    const { early, pages } = await fivePages(prefix, controller.signal);
-    try {
+    await handedOver(`customer-kept-${Date.now()}-`, async () => {
       // Subscribers of streams with no events, each reading once: as many reads as pages kept.
       for (let index = 0; index < 8; index++) {
         const idle = new AbortController();
@@ -96,15 +95,7 @@ describe('the PostgreSQL event store', () => {
         idle.abort(); // ends it once its first read is done
         expect((await next).done).toBe(true);
       }
-      const late = store.subscribe({ streamPrefix: prefix, signal: controller.signal })[Symbol.asyncIterator]();
-      const caughtUp = (await late.next()).value as StoredEvent[];
-      expect(caughtUp).toHaveLength(5);
-      caughtUp.forEach((event, index) => expect(event).toBe(pages[index]![0]));
-      await late.return?.();
-    } finally {
-      controller.abort();
-      await early.return?.();
-    }
+    });
   });
 });
 
