@@ -185,7 +185,7 @@ async function fanoutRun(
       for (const [code, count] of Object.entries(result.errors)) errors[code] = (errors[code] ?? 0) + count;
     }
     const summary = histogram.summary();
-    const byWindow = Array.from(windows, (window, index) => ({ fromSecond: (index * WINDOW_MS) / 1000, ...(window ?? new Histogram()).summary() }));
+    const byWindow = windows.map((window, index) => ({ fromSecond: (index * WINDOW_MS) / 1000, ...window.summary() }));
     // By customer: which recorded changes no subscriber saw (each goes to exactly one).
     const seen = new Set([...results.values()].flatMap((result) => result.keys));
     const missing = mode === 'customer' ? recorded.filter((key) => !seen.has(key)) : [];
