@@ -6,6 +6,7 @@ import { note, type Figure } from './lib/report.js';
 import type { TrailmapServer } from './lib/server.js';
 import { Histogram, monotonicMs, sleep } from './lib/stats.js';
 import { CpuMeter, RssSampler } from './lib/system.js';
+import { statementCounters, statementsBetween } from './lib/cluster.js';
 
 export const description = 'live fan-out: 1,000 journeyStageChanged subscriptions, stage changes recorded at 200/s, time from the mutation returning to the message arriving';
 
@@ -44,7 +45,7 @@ export function fanout(argv: string[]): Promise<Outcome> {
     const figures: Figure[] = [];
     const details: Record<string, unknown> = {};
     for (const mode of modes) {
-      const result = await fanoutRun(server, { mode, subscriptions, rate, seconds, workerCount, postmasterPid: cluster.postmasterPid }).catch((error: unknown) => {
+      const result = await fanoutRun(server, { mode, subscriptions, rate, seconds, workerCount, postmasterPid: cluster.postmasterPid, statementsUrl: cluster.statementsUrl }).catch((error: unknown) => {
         note(`${mode}: the run failed: ${(error as Error).message}`);
         details[`${mode}Failure`] = (error as Error).message;
         return undefined;
@@ -72,7 +73,15 @@ export function fanout(argv: string[]): Promise<Outcome> {
 
 async function fanoutRun(
   server: TrailmapServer,
-  { mode, subscriptions, rate, seconds, workerCount, postmasterPid }: { mode: Mode; subscriptions: number; rate: number; seconds: number; workerCount: number; postmasterPid: number },
+  {
+    mode,
+    subscriptions,
+    rate,
+    seconds,
+    workerCount,
+    postmasterPid,
+    statementsUrl,
+  }: { mode: Mode; subscriptions: number; rate: number; seconds: number; workerCount: number; postmasterPid: number; statementsUrl?: string },
 ) {
   const run = `${mode}-${Date.now().toString(36)}`;
   const customers = Array.from({ length: subscriptions }, (_, index) => `fanout-${run}-${index}`);
@@ -117,6 +126,9 @@ async function fanoutRun(
     note(`${mode}: ${subscriptions} subscriptions open; recording ${changes.toLocaleString()} stage changes at ${rate}/s`);
     const rss = new RssSampler(server.pid, 250).start();
     const meter = new CpuMeter(server.pid, postmasterPid);
+    // With --statements: what PostgreSQL does for each change, from the first mutation until the changes have been delivered.
+    const database = new URL(server.databaseUrl).pathname.slice(1);
+    const statementsBefore = statementsUrl ? await statementCounters(statementsUrl, database) : undefined;
     const mutationLatencies = new Histogram();
     let failedMutations = 0;
     const started = monotonicMs();
@@ -165,6 +177,13 @@ async function fanoutRun(
     });
     await sleep(3_000);
     const cpu = meter.read();
+    const statements = statementsBefore && statementsBetween(statementsBefore, await statementCounters(statementsUrl!, database), changes);
+    if (statements) {
+      note(`${mode}: PostgreSQL's statement time a change: ${statements.totalMicrosPerEvent} µs (planning ${statements.planMicrosPerEvent} µs more); the largest:`);
+      for (const statement of statements.statements.slice(0, 12)) {
+        note(`  ${statement.execMicrosPerEvent} µs/change, ${Math.round(statement.callsPerEvent * 100) / 100} calls/change, ${Math.round(statement.execMicrosPerCall)} µs/call: ${statement.query.slice(0, 120)}`);
+      }
+    }
     tell({ kind: 'finish' });
     const finishDeadline = monotonicMs() + 30_000;
     while (results.size < workers.length && monotonicMs() < finishDeadline) await sleep(50);
@@ -208,6 +227,7 @@ async function fanoutRun(
       latencyByWindow: byWindow,
       mutationLatency: mutationLatencies.summary(),
       cpu,
+      ...(statements && { statements }),
       subscriberProcessCpuSeconds: workerCpuSeconds,
       serverRss: rss.stop(),
     };

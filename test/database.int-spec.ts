@@ -82,6 +82,13 @@ describe('the database', () => {
       expect(await mode(generic)).toBe('force_generic_plan');
       expect(await mode(dedicated)).toBe('force_generic_plan');
       expect(await mode(database)).toBe('auto');
+      // A dedicated connection (a projection runner's) keeps its statements prepared as the pool's do, so the mode applies to
+      // them: an unnamed statement is planned on every call whatever it says.
+      for (const id of [1, 2, 3]) await dedicated.query('SELECT id FROM committed_with WHERE id = $1', [id]);
+      const { rows } = await dedicated.query<{ generic_plans: string; custom_plans: string }>(
+        `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = 'SELECT id FROM committed_with WHERE id = $1'`,
+      );
+      expect(rows.map((row) => [Number(row.generic_plans), Number(row.custom_plans)])).toEqual([[3, 0]]);
     } finally {
       await dedicated.end();
       await generic.end();

@@ -97,6 +97,28 @@ describe('the PostgreSQL event store', () => {
       }
     });
   });
+
+  it('plans the statements of its shared commits once per connection, whatever the streams and ids of each', async () => {
+    const single = new Database(testDatabase.url, 1, 'trailmap-plans');
+    const planned = new PostgresEventStore(single);
+    try {
+      // More appends than PostgreSQL's five custom plans before it weighs a generic one, one at a time (one per commit).
+      for (let index = 0; index < 8; index++) {
+        await planned.appendMany([{ stream: `customer-planned-${Date.now()}-${index}`, events: [newEvent()], expectedRevision: 'any' }]);
+      }
+      // The pool's one connection made them all: its prepared statements say how each was planned.
+      const { rows } = await single.query<{ statement: string; generic_plans: string; custom_plans: string }>(
+        `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE '%event_store_events%'`,
+      );
+      const heads = rows.filter((row) => row.statement.includes(`'head' AS kind`));
+      expect(heads).toHaveLength(1);
+      expect(Number(heads[0]!.generic_plans)).toBe(8);
+      for (const row of rows) expect(Number(row.custom_plans)).toBe(0);
+    } finally {
+      await planned.close();
+      await single.end();
+    }
+  });
 });
 
 function newEvent() {

@@ -50,18 +50,21 @@ export class Database {
     return this.pool.query<Row>(text, values);
   }
 
-  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  /** `begin` opens it (`BEGIN` and any `SET LOCAL`s, sent with the work's first statements). */
+  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     const client = await this.pool.connect();
     try {
-      return await inTransaction(client, () => work(client));
+      return await inTransaction(client, () => work(client), begin);
     } finally {
       client.release();
     }
   }
 
-  /** A dedicated connection outside the pool, for LISTEN or session-level advisory locks. */
+  /** A dedicated connection outside the pool, for LISTEN, session-level advisory locks, or a projection runner's live batches. */
   async connect(applicationName = 'trailmap'): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.url, options: this.sessionOptions, application_name: applicationName, pipeline: true });
+    // A projection runner's live batches run on such a connection: planned once, as on the pool's.
+    preparingStatements(client);
     await client.connect();
     return client;
   }
@@ -135,7 +138,7 @@ const statementNames = new Map<string, string>();
  * parse and plan each time. The texts are Trailmap's own constants (values travel as parameters),
  * so the statements a connection keeps are few.
  */
-function preparingStatements(client: pg.PoolClient): void {
+function preparingStatements(client: pg.ClientBase): void {
   const query = client.query.bind(client) as (config: unknown, values?: unknown, callback?: unknown) => unknown;
   client.query = ((config: unknown, values?: unknown, callback?: unknown) => {
     if (typeof config !== 'string' || !PREPARABLE.test(config)) return query(config, values, callback);

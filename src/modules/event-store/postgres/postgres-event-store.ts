@@ -25,6 +25,12 @@ export const EVENT_STORE_CHANNEL = 'trailmap_event_store';
 export const STREAM_LOCK_SPACE = 7_220_146;
 const STREAM_LOCKS = 'SELECT DISTINCT hashtext(stream) & 1023 AS lock FROM unnest($1::text[]) AS stream ORDER BY lock';
 
+/**
+ * A shared commit's transaction. Its statements' plans are made once per connection: with the values of each call,
+ * PostgreSQL judged a plan for the read of the streams' heads and the ids (an array of one stream, one id) cheaper than
+ * the generic one every time, and planned it anew on every commit, for longer than it ran (~210 against ~60 µs).
+ */
+const BEGIN_APPEND = 'BEGIN; SET LOCAL plan_cache_mode = force_generic_plan';
 /** Commits in flight at once; appends arriving meanwhile wait and share the next commit. */
 const CONCURRENT_COMMITS = 2;
 /** Upper bound of events per shared commit, to keep transactions short. */
@@ -342,7 +348,7 @@ export class PostgresEventStore implements EventStore {
   private async commitGroup(group: PendingUnit[]): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const outcomes = await this.database.transaction((client) => writeGroup(client, group.map((pending) => pending.unit)));
+        const outcomes = await this.database.transaction((client) => writeGroup(client, group.map((pending) => pending.unit)), BEGIN_APPEND);
         group.forEach((pending, index) => settle(pending, outcomes[index]!));
         return;
       } catch (error) {
