@@ -123,11 +123,12 @@ describe('subscriptions', () => {
   const latency = (what: string, recorded: number, subscriber: Subscriber, index: number) => {
     measurements.push(`${what}: ${(subscriber.arrivals[index]! - recorded).toFixed(1)} ms from recordEvents returning to the message`);
   };
-  /** LISTEN connections on a channel, across every instance on the test database. */
+  /** LISTEN connections on a channel, across every instance on the test database (each LISTENs on all its channels at once). */
   const listeners = async (channel: string) =>
     (
       await database.query<{ count: number }>(
-        `SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'trailmap-listen' AND query = $1`,
+        `SELECT count(*)::int AS count FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'trailmap-listen' AND $1 = ANY(string_to_array(query, '; '))`,
         [`LISTEN "${channel}"`],
       )
     ).rows[0]!.count;
