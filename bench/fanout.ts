@@ -127,8 +127,7 @@ async function fanoutRun(
     const rss = new RssSampler(server.pid, 250).start();
     const meter = new CpuMeter(server.pid, postmasterPid);
     // With --statements: what PostgreSQL does for each change, from the first mutation until the changes have been delivered.
-    const database = new URL(server.databaseUrl).pathname.slice(1);
-    const statementsBefore = statementsUrl ? await statementCounters(statementsUrl, database) : undefined;
+    const statementsBefore = statementsUrl ? await statementCounters(statementsUrl, server.databaseUrl) : undefined;
     const mutationLatencies = new Histogram();
     let failedMutations = 0;
     const started = monotonicMs();
@@ -177,7 +176,7 @@ async function fanoutRun(
     });
     await sleep(3_000);
     const cpu = meter.read();
-    const statements = statementsBefore && statementsBetween(statementsBefore, await statementCounters(statementsUrl!, database), changes);
+    const statements = statementsBefore && statementsBetween(statementsBefore, await statementCounters(statementsUrl!, server.databaseUrl), changes);
     if (statements) {
       note(`${mode}: PostgreSQL's statement time a change: ${statements.totalMicrosPerEvent} µs (planning ${statements.planMicrosPerEvent} µs more); the largest:`);
       for (const statement of statements.statements.slice(0, 12)) {

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Database } from '../src/modules/database/database.js';
 import { Notifications } from '../src/modules/event-store/postgres/notifications.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { until } from './support/operations.js';
 
 describe('notifications', () => {
   let testDatabase: TestDatabase;
@@ -23,14 +23,6 @@ describe('notifications', () => {
   /** The LISTEN connections open on the test database. */
   const listenConnections = async () =>
     (await observer.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'trailmap-listen'`)).rows.length;
-
-  async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (!(await condition())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(10);
-    }
-  }
 
   it('listens on every channel of a pool over one connection, and hands each notification to its channel only', async () => {
     const [first, second, third] = ['channel_a', 'channel_b', 'channel_c'].map((channel) => new Notifications(database, channel));

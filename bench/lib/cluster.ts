@@ -167,10 +167,11 @@ export function activityBetween(before: PostgresActivity, after: PostgresActivit
   };
 }
 
-/** Cumulative pg_stat_statements counters of Trailmap's database, by statement. */
+/** Cumulative pg_stat_statements counters of Trailmap's database (at `databaseUrl`), by statement. */
 export type StatementCounters = Map<string, { query: string; calls: number; execMs: number; plans: number; planMs: number; blocksHit: number; blocksRead: number; rows: number }>;
 
-export function statementCounters(statementsUrl: string, database: string): Promise<StatementCounters> {
+export function statementCounters(statementsUrl: string, databaseUrl: string): Promise<StatementCounters> {
+  const database = new URL(databaseUrl).pathname.slice(1);
   return withClient(statementsUrl, async (client) => {
     const { rows } = await client.query<{ id: string; query: string; calls: string; exec: number; plans: string; plan: number; hit: string; read: string; rows: string }>(
       `SELECT s.queryid::text AS id, s.query, s.calls, s.total_exec_time AS exec, s.plans, s.total_plan_time AS plan, s.shared_blks_hit AS hit, s.shared_blks_read AS read, s.rows

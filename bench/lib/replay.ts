@@ -84,14 +84,12 @@ type Snapshot = { messages: number; counters: StatementCounters } | undefined;
 
 /** With `statementsUrl` (--statements): the statement counters at the start, at ~10 % and ~90 % of a load or rebuild, and at its end. */
 class TenthSnapshots {
-  private readonly database: string;
   private readonly snapshots: Promise<Snapshot>[];
 
   constructor(
     private readonly statementsUrl: string | undefined,
-    databaseUrl: string,
+    private readonly databaseUrl: string,
   ) {
-    this.database = new URL(databaseUrl).pathname.slice(1);
     this.snapshots = [this.take(0)];
   }
 
@@ -106,7 +104,7 @@ class TenthSnapshots {
   }
 
   private async take(messages: number): Promise<Snapshot> {
-    return this.statementsUrl ? { messages, counters: await statementCounters(this.statementsUrl, this.database) } : undefined;
+    return this.statementsUrl ? { messages, counters: await statementCounters(this.statementsUrl, this.databaseUrl) } : undefined;
   }
 }
 

@@ -12,18 +12,21 @@ export class Notifications {
   private generation = 0;
   private readonly waiters = new Set<() => void>();
   private readonly listeners = new Set<(payload: string) => void>();
+  private readonly listener: SharedListener;
   private listened?: Promise<void>;
   private closed = false;
 
   constructor(
-    private readonly database: Database,
+    database: Database,
     readonly channel: string,
-  ) {}
+  ) {
+    this.listener = listenerOf(database);
+  }
 
   /** The generation to pass to `wait` after reading; starts listening on first use. */
   current(): number {
     if (!this.listened && !this.closed) {
-      this.listened = listenerOf(this.database).add(this);
+      this.listened = this.listener.add(this);
       this.listened.catch(() => undefined);
     }
     return this.generation;
@@ -62,7 +65,7 @@ export class Notifications {
     if (this.closed) return;
     this.closed = true;
     this.wake();
-    if (this.listened) await listenerOf(this.database).remove(this);
+    if (this.listened) await this.listener.remove(this);
   }
 
   /** A notification on the channel, or an empty payload once the connection is back (some may be lost). */
@@ -113,7 +116,7 @@ class SharedListener {
         return;
       } catch {
         // The connection was lost meanwhile (its replacement listens on every channel), or the last channel left.
-        await sleep(Math.min(100 * 2 ** attempt, 5_000));
+        await sleep(retryDelay(attempt));
       }
     }
   }
@@ -150,7 +153,7 @@ class SharedListener {
       return client;
     } catch {
       if (!current()) throw new Error('closed');
-      await sleep(Math.min(100 * 2 ** attempt, 5_000));
+      await sleep(retryDelay(attempt));
       return this.connect(attempt + 1, ended);
     }
   }
@@ -164,6 +167,8 @@ class SharedListener {
     this.connection.catch(() => undefined);
   }
 }
+
+const retryDelay = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000);
 
 function listenAll(client: pg.Client, channels: string[]): string {
   return channels.map((channel) => `LISTEN ${client.escapeIdentifier(channel)}`).join('; ');
