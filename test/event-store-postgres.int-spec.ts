@@ -4,6 +4,7 @@ import type { StoredEvent } from '../src/modules/event-store/event-store.port.js
 import { PostgresEventStore, writeGroup } from '../src/modules/event-store/postgres/postgres-event-store.js';
 import { eventStoreContract } from './event-store/contract.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { until } from './support/operations.js';
 
 describe('the PostgreSQL event store', () => {
   let testDatabase: TestDatabase;
@@ -45,7 +46,9 @@ describe('the PostgreSQL event store', () => {
 
   it('answers readers asking for the same page at once with one read', async () => {
     const stream = `customer-together-${Date.now()}`;
-    await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+    const { position } = await store.append(stream, [newEvent(), newEvent()], { expectedRevision: 'no_stream' });
+    // Readers stop below the cluster's oldest open transaction (another test file's, maybe): read once the events are visible.
+    await until(async () => ((await store.headPosition()) ?? '') >= position, 'the appended events to be visible', 30_000);
     const [first, second] = await Promise.all([store.readAll({ streamPrefix: stream, limit: 100 }), store.readAll({ streamPrefix: stream, limit: 100 })]);
     expect(first.map((event) => event.stream)).toEqual([stream, stream]);
     // The same page, not an equal one: it was read and parsed once.
