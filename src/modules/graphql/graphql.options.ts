@@ -15,7 +15,7 @@ import { describeError } from '../core/error-codes.js';
 import type { Logger } from '../logging/logger.js';
 import { CompiledExecution, type ErrorFormat } from './compiled-execution.js';
 import { refuseIntrospection, socketOperations } from './operation-rules.js';
-import { SharedSubscriptions } from './shared-subscriptions.js';
+import { SharedSubscriptions, type SocketSubscriptionContext } from './shared-subscriptions.js';
 import { GRAPHQL_PATH } from './graphql-posts.js';
 import type { AccessLog } from '../privacy/access-log.js';
 import { flushPersonalReads, personalDataPlugin, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
@@ -144,10 +144,16 @@ function graphqlWsOptions(
   onSubscribe: ServerOptions['onSubscribe'],
   format: ErrorFormat,
 ): GraphQLWsSubscriptionsConfig {
-  // graphql-ws's `subscribe` and `onError` are not in Nest's type; Nest hands every option to graphql-ws.
-  const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'onError' | 'subscribe'> = {
+  const contextOf = graphqlContext(keyring);
+  // graphql-ws's `context`, `subscribe` and `onError` are not in Nest's type; Nest hands every option to graphql-ws.
+  const sockets: GraphQLWsSubscriptionsConfig & Pick<ServerOptions, 'context' | 'onError' | 'subscribe'> = {
     path: GRAPHQL_PATH,
     onSubscribe,
+    // As over HTTP, with where the subscription's messages go: its shared results are written there directly (SharedSubscriptions).
+    context: (socket, id): RequestContext & SocketSubscriptionContext => ({
+      ...contextOf(socket),
+      subscriptionTarget: { id, socket: (socket.extra as { socket: WebSocket }).socket },
+    }),
     subscribe: subscriptions.subscribe,
     onConnect: ({ connectionParams, extra }) => {
       const authorization = connectionParams?.authorization;

@@ -1,11 +1,12 @@
 import { GraphQLID, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, type ExecutionResult } from 'graphql';
 import { SubscriberBuffer } from '../live/subscriber-buffer.js';
 import { notePersonalRead, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
-import { SharedSubscriptions } from './shared-subscriptions.js';
+import { SharedSubscriptions, type SubscriptionTarget } from './shared-subscriptions.js';
+import { EARLY_ACK_BYTES } from './socket-writes.js';
 
 interface Change {
   id: string;
-  email: string;
+  email?: string;
 }
 
 /** A schema with one subscription, `changed`, whose `email` notes a personal read as the real resolvers do. */
@@ -18,7 +19,7 @@ function schemaWithFeed() {
       email: {
         type: GraphQLString,
         resolve: (source, _args, context) => {
-          notePersonalRead(context, source.id, 'email');
+          if (source.email !== undefined) notePersonalRead(context, source.id, 'email');
           return source.email;
         },
       },
@@ -109,6 +110,103 @@ describe('SharedSubscriptions', () => {
     expect(buffers).toHaveLength(1);
     buffers[0]!.fail(new Error('feed lost'));
     await expect(failing.stream.next()).rejects.toThrow('feed lost');
+    expect(buffers).toHaveLength(0);
+  });
+
+  /** A socket subscription's target: what is written to it, and how much waits to be written. */
+  function socketTarget(id: string) {
+    const sent: unknown[] = [];
+    const callbacks: (() => void)[] = [];
+    const target: SubscriptionTarget & { bufferedAmount: number } = {
+      id,
+      bufferedAmount: 0,
+      socket: {
+        send: (data, callback) => {
+          sent.push(JSON.parse(data));
+          if (callback) callbacks.push(() => callback());
+        },
+        get bufferedAmount() {
+          return target.bufferedAmount;
+        },
+      },
+    };
+    return { target, sent, callbacks };
+  }
+
+  async function subscribedOnSocket(shared: SharedSubscriptions, schema: GraphQLSchema, target: SubscriptionTarget, document = ID_ONLY) {
+    const contextValue = { ...context('key-a'), subscriptionTarget: target };
+    const stream = await shared.subscribe({ schema, document, contextValue });
+    if (!(Symbol.asyncIterator in stream)) throw new Error(JSON.stringify(stream));
+    return stream;
+  }
+
+  const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+  it("writes a shared result to each socket subscription as graphql-ws's next message, executed and serialized once", async () => {
+    const { schema, buffers } = schemaWithFeed();
+    const shared = new SharedSubscriptions();
+    const sockets = ['1', 'a-2'].map(socketTarget);
+    const streams = await Promise.all(sockets.map(({ target }) => subscribedOnSocket(shared, schema, target)));
+    const pulls = streams.map((stream) => stream.next());
+    send(buffers, { id: 'c1' });
+    send(buffers, { id: 'c2' });
+    await settled();
+    expect(sockets[0]!.sent).toEqual([
+      { id: '1', type: 'next', payload: { data: { changed: { id: 'c1' } } } },
+      { id: '1', type: 'next', payload: { data: { changed: { id: 'c2' } } } },
+    ]);
+    expect(sockets[1]!.sent.map((message) => (message as { id: string }).id)).toEqual(['a-2', 'a-2']);
+    expect(shared.executionCount).toBe(2);
+    // Nothing was handed to graphql-ws: its pull still waits, and ends when the subscriber leaves.
+    await streams[0]!.return!();
+    expect(await pulls[0]).toEqual({ value: undefined, done: true });
+  });
+
+  it('hands a result with personal reads to graphql-ws in its turn, and writes the next shared one only after it', async () => {
+    const { schema, buffers } = schemaWithFeed();
+    const { target, sent } = socketTarget('7');
+    const stream = await subscribedOnSocket(new SharedSubscriptions(), schema, target, WITH_EMAIL);
+    send(buffers, { id: 'c1' });
+    send(buffers, { id: 'c2', email: 'ada@example.com' });
+    send(buffers, { id: 'c3' });
+    expect(await stream.next()).toEqual({ value: { data: { changed: { id: 'c2', email: 'ada@example.com' } } }, done: false });
+    expect(sent).toEqual([{ id: '7', type: 'next', payload: { data: { changed: { id: 'c1', email: null } } } }]);
+    // graphql-ws sends c2 (and logs its read), then pulls again: c3 follows it.
+    const pull = stream.next();
+    await settled();
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual({ id: '7', type: 'next', payload: { data: { changed: { id: 'c3', email: null } } } });
+    await stream.return!();
+    expect(await pull).toEqual({ value: undefined, done: true });
+  });
+
+  it(`waits for a write once ${EARLY_ACK_BYTES} bytes wait to be written to the socket`, async () => {
+    const { schema, buffers } = schemaWithFeed();
+    const { target, sent, callbacks } = socketTarget('1');
+    const stream = await subscribedOnSocket(new SharedSubscriptions(), schema, target);
+    void stream.next();
+    target.bufferedAmount = EARLY_ACK_BYTES;
+    send(buffers, { id: 'c1' });
+    send(buffers, { id: 'c2' });
+    await settled();
+    // c1 went to a full socket: c2 waits for its write.
+    expect(sent).toHaveLength(1);
+    expect(callbacks).toHaveLength(1);
+    target.bufferedAmount = 0;
+    callbacks[0]!();
+    await settled();
+    expect(sent).toHaveLength(2);
+    expect(callbacks).toHaveLength(1);
+    await stream.return!();
+  });
+
+  it('passes on the source failing to graphql-ws, as the other subscriptions do', async () => {
+    const { schema, buffers } = schemaWithFeed();
+    const { target } = socketTarget('1');
+    const stream = await subscribedOnSocket(new SharedSubscriptions(), schema, target);
+    const pull = stream.next();
+    buffers[0]!.fail(new Error('feed lost'));
+    await expect(pull).rejects.toThrow('feed lost');
     expect(buffers).toHaveLength(0);
   });
 
