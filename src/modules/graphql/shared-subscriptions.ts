@@ -111,34 +111,21 @@ function writtenDirectly(source: AsyncIterator<unknown>, map: (message: unknown)
     if (socket.bufferedAmount < EARLY_ACK_BYTES) return void socket.send(data);
     return new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
   };
-  return {
-    next: async () => {
-      for (;;) {
-        const step = await source.next();
-        if (step.done) return { value: undefined, done: true };
-        try {
-          const execution = await map(step.value);
-          if (!execution.shareable || execution.result.errors) return { value: execution.result, done: false };
-          execution.payload ??= JSON.stringify(execution.result);
-          await write(`${prefix}${execution.payload}}`);
-        } catch (error) {
-          await source.return?.();
-          throw error;
-        }
+  return endingSource<ExecutionResult>(source, async () => {
+    for (;;) {
+      const step = await source.next();
+      if (step.done) return { value: undefined, done: true };
+      try {
+        const execution = await map(step.value);
+        if (!execution.shareable || execution.result.errors) return { value: execution.result, done: false };
+        execution.payload ??= JSON.stringify(execution.result);
+        await write(`${prefix}${execution.payload}}`);
+      } catch (error) {
+        await source.return?.();
+        throw error;
       }
-    },
-    return: async () => {
-      await source.return?.();
-      return { value: undefined, done: true };
-    },
-    throw: async (error?: unknown) => {
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+    }
+  });
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -156,8 +143,13 @@ function mapped<T>(source: AsyncIterator<unknown>, map: (message: unknown) => Pr
       throw error;
     }
   };
+  return endingSource(source, () => source.next().then(settle));
+}
+
+/** The iterator graphql-ws reads, taking its messages from `next`; ending it (the client left) ends the source. */
+function endingSource<T>(source: AsyncIterator<unknown>, next: () => Promise<IteratorResult<T>>): AsyncIterableIterator<T> {
   return {
-    next: () => source.next().then(settle),
+    next,
     return: async () => {
       await source.return?.();
       return { value: undefined, done: true };
