@@ -150,8 +150,10 @@ function graphqlWsOptions(
     path: GRAPHQL_PATH,
     onSubscribe,
     // As over HTTP, with where the subscription's messages go: its shared results are written there directly (SharedSubscriptions).
-    context: (socket, id): RequestContext & SocketSubscriptionContext => ({
+    // `req` is the socket's graphql-ws context, as Nest's own context wrapper gives it.
+    context: (socket, id): RequestContext & SocketSubscriptionContext & { req: unknown } => ({
       ...contextOf(socket),
+      req: socket,
       subscriptionTarget: { id, socket: (socket.extra as { socket: WebSocket }).socket },
     }),
     subscribe: subscriptions.subscribe,
