@@ -142,7 +142,7 @@ describe('SharedSubscriptions', () => {
 
   const settled = () => new Promise((resolve) => setImmediate(resolve));
 
-  it("writes a shared result to each socket subscription as graphql-ws's next message, executed and serialized once", async () => {
+  it("writes a shared result to each socket subscription as graphql-ws's next message, executed once for all of them", async () => {
     const { schema, buffers } = schemaWithFeed();
     const shared = new SharedSubscriptions();
     const sockets = ['1', 'a-2'].map(socketTarget);
