@@ -1,6 +1,6 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { PersonalDataNotes } from '../privacy/personal-data-reads.js';
-import { EARLY_ACK_BYTES } from './socket-writes.js';
+import { acknowledgedAtOnce } from './socket-writes.js';
 
 interface Execution {
   result: ExecutionResult;
@@ -108,7 +108,7 @@ function notesCount(notes: PersonalDataNotes | undefined): number {
 function writtenDirectly(source: AsyncIterator<unknown>, map: (message: unknown) => Promise<Execution>, { id, socket }: SubscriptionTarget): AsyncIterableIterator<ExecutionResult> {
   const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
   const write = (data: string): Promise<void> | undefined => {
-    if (socket.bufferedAmount < EARLY_ACK_BYTES) return void socket.send(data);
+    if (acknowledgedAtOnce(socket)) return void socket.send(data);
     return new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
   };
   return endingSource<ExecutionResult>(source, async () => {

@@ -6,6 +6,11 @@ type Callback = (error?: Error) => void;
 /** Below this many bytes waiting to be written, a send is acknowledged without waiting for its write. */
 export const EARLY_ACK_BYTES = 64 * 1024;
 
+/** Whether a send to `socket` is acknowledged at once (see EARLY_ACK_BYTES), or by its write. */
+export function acknowledgedAtOnce(socket: { readonly bufferedAmount: number }): boolean {
+  return socket.bufferedAmount < EARLY_ACK_BYTES;
+}
+
 /**
  * Coalesces a graphql-ws socket's messages into one write per turn of the event loop.
  *
@@ -39,7 +44,7 @@ export function coalesceWrites(socket: WebSocket): void {
       turn = 'corked';
       connection.cork();
     }
-    if (done && socket.bufferedAmount < EARLY_ACK_BYTES) {
+    if (done && acknowledgedAtOnce(socket)) {
       send(data, options, () => undefined);
       process.nextTick(done);
     } else {
