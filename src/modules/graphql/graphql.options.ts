@@ -17,6 +17,7 @@ import { CompiledExecution, type ErrorFormat } from './compiled-execution.js';
 import { refuseIntrospection, socketOperations } from './operation-rules.js';
 import { SharedSubscriptions, type SocketSubscriptionContext } from './shared-subscriptions.js';
 import { GRAPHQL_PATH } from './graphql-posts.js';
+import { textWriterOf } from './socket-writes.js';
 import type { AccessLog } from '../privacy/access-log.js';
 import { flushPersonalReads, personalDataPlugin, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -154,7 +155,7 @@ function graphqlWsOptions(
     context: (socket, id): RequestContext & SocketSubscriptionContext & { req: unknown } => ({
       ...contextOf(socket),
       req: socket,
-      subscriptionTarget: { id, socket: (socket.extra as { socket: WebSocket }).socket },
+      subscriptionTarget: { id, socket: textWriterOf((socket.extra as { socket: WebSocket }).socket) },
     }),
     subscribe: subscriptions.subscribe,
     onConnect: ({ connectionParams, extra }) => {

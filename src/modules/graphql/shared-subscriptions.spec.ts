@@ -121,8 +121,8 @@ describe('SharedSubscriptions', () => {
       id,
       bufferedAmount: 0,
       socket: {
-        send: (data, callback) => {
-          sent.push(JSON.parse(data));
+        writeText: (parts, callback) => {
+          sent.push(JSON.parse(Buffer.concat(parts).toString()));
           if (callback) callbacks.push(() => callback());
         },
         get bufferedAmount() {

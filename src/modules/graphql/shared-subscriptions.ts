@@ -1,19 +1,19 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { PersonalDataNotes } from '../privacy/personal-data-reads.js';
-import { acknowledgedAtOnce } from './socket-writes.js';
+import { acknowledgedAtOnce, type TextWriter } from './socket-writes.js';
 
 interface Execution {
   result: ExecutionResult;
   /** Nothing personal was read or left out: the result is the same for every subscriber under the key. */
   shareable: boolean;
-  /** The result as graphql-ws's `next` payload, made once for every subscriber it is written to directly. */
-  payload?: string;
+  /** The result as the end of graphql-ws's `next` message, UTF-8, made once for every subscriber it is written to directly. */
+  payload?: Buffer;
 }
 
 /** A socket subscription: the socket graphql-ws serves it on, and the id its client gave it. */
 export interface SubscriptionTarget {
   id: string;
-  socket: { send(data: string, callback?: (error?: Error) => void): void; readonly bufferedAmount: number };
+  socket: TextWriter;
 }
 
 /** What graphql-ws's context adds for a subscription (`graphqlWsOptions`), so that its shared results can be written directly. */
@@ -36,8 +36,10 @@ export interface SocketSubscriptionContext {
  * A shared result without errors is also serialized once, and written to each socket subscription as
  * graphql-ws's `next` message directly: graphql-ws copied, stringified and validated the whole message
  * for every subscriber (with its `onNext` hook, which has nothing to do for such a result: no errors to
- * format, no personal reads to log), a third of the request loop in an unfiltered fan-out. Every other
- * result is handed to graphql-ws in turn, in order with those written.
+ * format, no personal reads to log), a third of the request loop in an unfiltered fan-out. It is
+ * serialized to UTF-8 once too, and framed with each subscription's id by the socket's text writer
+ * (`textWriterOf`), which ws would otherwise do message by message. Every other result is handed to
+ * graphql-ws in turn, in order with those written.
  */
 export class SharedSubscriptions {
   private readonly executions = new WeakMap<object, Map<string, Promise<Execution>>>();
@@ -106,10 +108,10 @@ function notesCount(notes: PersonalDataNotes | undefined): number {
  * Writes wait, as graphql-ws's do, once `EARLY_ACK_BYTES` wait to be written to the socket.
  */
 function writtenDirectly(source: AsyncIterator<unknown>, map: (message: unknown) => Promise<Execution>, { id, socket }: SubscriptionTarget): AsyncIterableIterator<ExecutionResult> {
-  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-  const write = (data: string): Promise<void> | undefined => {
-    if (acknowledgedAtOnce(socket)) return void socket.send(data);
-    return new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve())));
+  const prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+  const write = (payload: Buffer): Promise<void> | undefined => {
+    if (acknowledgedAtOnce(socket)) return void socket.writeText([prefix, payload]);
+    return new Promise((resolve, reject) => socket.writeText([prefix, payload], (error) => (error ? reject(error) : resolve())));
   };
   return endingSource<ExecutionResult>(source, async () => {
     for (;;) {
@@ -118,8 +120,8 @@ function writtenDirectly(source: AsyncIterator<unknown>, map: (message: unknown)
       try {
         const execution = await map(step.value);
         if (!execution.shareable || execution.result.errors) return { value: execution.result, done: false };
-        execution.payload ??= JSON.stringify(execution.result);
-        await write(`${prefix}${execution.payload}}`);
+        execution.payload ??= Buffer.from(`${JSON.stringify(execution.result)}}`);
+        await write(execution.payload);
       } catch (error) {
         await source.return?.();
         throw error;

@@ -1,15 +1,19 @@
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { coalesceWrites, EARLY_ACK_BYTES } from './socket-writes.js';
+import { coalesceWrites, EARLY_ACK_BYTES, textWriterOf } from './socket-writes.js';
 
 /** A server socket with coalesced writes, its client, and the TCP writes the server made. */
-async function connectedPair() {
+async function connectedPair({ coalesced = true } = {}) {
   const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((resolve) => server.once('listening', resolve));
   const accepted = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
   const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
   const received: string[] = [];
-  client.on('message', (data) => received.push(String(data)));
+  const binary: boolean[] = [];
+  client.on('message', (data, isBinary) => {
+    received.push(String(data));
+    binary.push(isBinary);
+  });
   await new Promise((resolve) => client.once('open', resolve));
   const socket = await accepted;
   const connection = (socket as unknown as { _socket: Socket })._socket;
@@ -21,16 +25,21 @@ async function connectedPair() {
       original(chunks, ...rest);
     };
   }
-  coalesceWrites(socket);
+  if (coalesced) coalesceWrites(socket);
   const close = async () => {
     client.terminate();
     await new Promise((resolve) => server.close(resolve));
   };
-  return { socket, client, received, writes, close };
+  return { socket, client, received, binary, writes, close };
 }
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 const sent = (socket: WebSocket, message: string) => new Promise<void>((resolve, reject) => socket.send(message, (error) => (error ? reject(error) : resolve())));
+const written = (socket: WebSocket, message: string) =>
+  new Promise<void>((resolve, reject) => textWriterOf(socket).writeText([Buffer.from(message)], (error) => (error ? reject(error) : resolve())));
+const arrived = async (received: string[], count: number) => {
+  for (const deadline = Date.now() + 10_000; received.length < count && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
+};
 
 describe('coalesceWrites', () => {
   it('writes the first message of a turn at once and the rest of the turn together, acknowledging each before its write', async () => {
@@ -50,7 +59,10 @@ describe('coalesceWrites', () => {
     }
   });
 
-  it('acknowledges a send by its write once the socket holds more than EARLY_ACK_BYTES unwritten', async () => {
+  it.each([
+    ['send', sent],
+    ['text writer', written],
+  ])('acknowledges a message (%s) by its write once the socket holds more than EARLY_ACK_BYTES unwritten', async (_way, sent) => {
     const { socket, client, close } = await connectedPair();
     try {
       client.pause(); // the client stops reading: the server's writes back up
@@ -70,6 +82,55 @@ describe('coalesceWrites', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       expect(acknowledged.length).toBe(waiting + 1);
+    } finally {
+      await close();
+    }
+  });
+
+  it("writes the text writer's messages as ws's text frames, in turn with the sends, whatever their length", async () => {
+    const { socket, received, binary, writes, close } = await connectedPair();
+    try {
+      const writer = textWriterOf(socket);
+      // Bytes at the edges of the three length encodings, in two parts; and characters of two bytes.
+      const texts = [0, 125, 126, 65_535, 65_536, 300_000].map((length) => 'x'.repeat(length)).concat('é'.repeat(200));
+      socket.send('first');
+      for (const text of texts) writer.writeText([Buffer.from(text.slice(0, 100)), Buffer.from(text.slice(100))]);
+      socket.send('last');
+      expect(writes).toEqual([2]); // the first message at once, the rest of the turn corked
+      await arrived(received, texts.length + 2);
+      expect(received).toEqual(['first', ...texts, 'last']);
+      expect(binary.every((isBinary) => !isBinary)).toBe(true);
+      // One write of the turn: a chunk for each framed text, ws's header and message for the last.
+      expect(writes).toEqual([2, texts.length + 2]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('gives the text to ws on a socket that is closing, which writes nothing after its close frame', async () => {
+    const { socket, client, received, writes, close } = await connectedPair();
+    try {
+      const closed = new Promise<number>((resolve) => client.once('close', resolve));
+      socket.close(1000, 'bye');
+      const closeFrame = [...writes];
+      expect(closeFrame).toHaveLength(1);
+      await written(socket, 'too late'); // acknowledged, as graphql-ws's sends are
+      await nextTurn();
+      expect(writes).toEqual(closeFrame);
+      expect(await closed).toBe(1000);
+      expect(received).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('gives the text to ws as a text message on a socket whose writes are not coalesced', async () => {
+    const { socket, received, binary, close } = await connectedPair({ coalesced: false });
+    try {
+      await written(socket, 'plain');
+      await arrived(received, 1);
+      expect(received).toEqual(['plain']);
+      expect(binary).toEqual([false]);
     } finally {
       await close();
     }

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 
-type Callback = (error?: Error) => void;
+type Callback = (error?: Error | null) => void;
 
 /** Below this many bytes waiting to be written, a send is acknowledged without waiting for its write. */
 export const EARLY_ACK_BYTES = 64 * 1024;
@@ -9,6 +9,52 @@ export const EARLY_ACK_BYTES = 64 * 1024;
 /** Whether a send to `socket` is acknowledged at once (see EARLY_ACK_BYTES), or by its write. */
 export function acknowledgedAtOnce(socket: { readonly bufferedAmount: number }): boolean {
   return socket.bufferedAmount < EARLY_ACK_BYTES;
+}
+
+/** Writes a socket's text messages given as UTF-8 parts, in order with the socket's other sends. */
+export interface TextWriter {
+  readonly bufferedAmount: number;
+  /** Writes the parts, joined, as one text message; `callback` once it is written, or failed. */
+  writeText(parts: readonly Buffer[], callback?: Callback): void;
+}
+
+/** The frame writers `coalesceWrites` made, by socket. */
+const textWriters = new WeakMap<WebSocket, TextWriter>();
+
+/** The socket's text writer: coalesceWrites' own, which frames the message itself, or one that gives it to ws. */
+export function textWriterOf(socket: WebSocket): TextWriter {
+  return (
+    textWriters.get(socket) ?? {
+      get bufferedAmount() {
+        return socket.bufferedAmount;
+      },
+      writeText: (parts, callback) => sendText(socket, parts, callback),
+    }
+  );
+}
+
+function sendText(socket: WebSocket, parts: readonly Buffer[], callback?: Callback): void {
+  socket.send(Buffer.concat(parts), { binary: false }, callback);
+}
+
+/** An unmasked, final WebSocket text frame holding the parts, joined (RFC 6455, 5.2): what a server sends. */
+export function textFrame(parts: readonly Buffer[]): Buffer {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN, opcode 1 (text)
+  if (header === 2) frame[1] = length;
+  else if (header === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeBigUInt64BE(BigInt(length), 2);
+  }
+  let offset = header;
+  for (const part of parts) offset += part.copy(frame, offset);
+  return frame;
 }
 
 /**
@@ -22,7 +68,8 @@ export function acknowledgedAtOnce(socket: { readonly bufferedAmount: number }):
  * be written, so that the messages after the first go out together. Past that,
  * sends are acknowledged by their writes again: a client that stops reading still holds back its
  * subscriptions, whose bounded buffers then end them (`SubscriberBuffer`). A write that fails closes
- * the socket, which ends its subscriptions.
+ * the socket, which ends its subscriptions. The socket's text writer (`textWriterOf`) takes its turn
+ * with the sends, under the same rules.
  */
 export function coalesceWrites(socket: WebSocket): void {
   // ws keeps the TCP socket private; without it (a socket not yet or no longer open), sends go as they are.
@@ -31,9 +78,7 @@ export function coalesceWrites(socket: WebSocket): void {
   const send = socket.send.bind(socket) as (data: unknown, options: object, callback?: Callback) => void;
   // Within a turn of the event loop: the first message is written at once, the others corked until the turn's I/O is done.
   let turn: 'idle' | 'written' | 'corked' = 'idle';
-  socket.send = ((data: unknown, optionsOrCallback?: object | Callback, callback?: Callback) => {
-    const options = typeof optionsOrCallback === 'function' ? {} : (optionsOrCallback ?? {});
-    const done = typeof optionsOrCallback === 'function' ? (optionsOrCallback as Callback) : callback;
+  const writing = () => {
     if (turn === 'idle') {
       turn = 'written';
       setImmediate(() => {
@@ -44,11 +89,34 @@ export function coalesceWrites(socket: WebSocket): void {
       turn = 'corked';
       connection.cork();
     }
+  };
+  /** Writes with the caller's callback, or acknowledges the caller at once (see EARLY_ACK_BYTES). */
+  const acknowledged = (done: Callback | undefined, write: (callback?: Callback) => void) => {
     if (done && acknowledgedAtOnce(socket)) {
-      send(data, options, () => undefined);
+      write(() => undefined);
       process.nextTick(done);
     } else {
-      send(data, options, done);
+      write(done);
     }
+  };
+  socket.send = ((data: unknown, optionsOrCallback?: object | Callback, callback?: Callback) => {
+    const options = typeof optionsOrCallback === 'function' ? {} : (optionsOrCallback ?? {});
+    const done = typeof optionsOrCallback === 'function' ? (optionsOrCallback as Callback) : callback;
+    writing();
+    acknowledged(done, (written) => send(data, options, written));
   }) as WebSocket['send'];
+  // ws frames each message it sends, copying it into a buffer of its own; a message written to many
+  // sockets is framed here, with one copy and one write. Only on an open socket without extensions: a
+  // compressing ws queues messages while it deflates, and these would overtake them.
+  textWriters.set(socket, {
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    writeText: (parts, callback) => {
+      if (socket.readyState !== socket.OPEN || socket.extensions !== '') return sendText(socket, parts, callback);
+      writing();
+      const frame = textFrame(parts);
+      acknowledged(callback, (written) => connection.write(frame, written));
+    },
+  });
 }
