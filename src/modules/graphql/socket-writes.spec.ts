@@ -59,6 +59,26 @@ describe('coalesceWrites', () => {
     }
   });
 
+  it("ends the turn of every socket written to in it: each one's first message at once, the rest together", async () => {
+    const pairs = [await connectedPair(), await connectedPair()];
+    try {
+      for (const { socket } of pairs) for (const message of ['a', 'b', 'c']) socket.send(message);
+      for (const { writes } of pairs) expect(writes).toEqual([2]);
+      await nextTurn();
+      for (const { writes } of pairs) expect(writes).toEqual([2, 4]);
+      pairs[1]!.socket.send('next turn');
+      expect(pairs.map(({ writes }) => writes)).toEqual([[2, 4], [2, 4, 2]]);
+      await arrived(pairs[0]!.received, 3);
+      await arrived(pairs[1]!.received, 4);
+      expect(pairs.map(({ received }) => received)).toEqual([
+        ['a', 'b', 'c'],
+        ['a', 'b', 'c', 'next turn'],
+      ]);
+    } finally {
+      for (const { close } of pairs) await close();
+    }
+  });
+
   it.each([
     ['send', sent],
     ['text writer', written],

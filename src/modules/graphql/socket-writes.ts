@@ -108,12 +108,13 @@ export function coalesceWrites(socket: WebSocket): void {
   // ws frames each message it sends, copying it into a buffer of its own; a message written to many
   // sockets is framed here, with one copy and one write. Only on an open socket without extensions: a
   // compressing ws queues messages while it deflates, and these would overtake them.
+  const plain = socket.extensions === ''; // negotiated in the handshake, before the socket opened
   textWriters.set(socket, {
     get bufferedAmount() {
       return socket.bufferedAmount;
     },
     writeText: (parts, callback) => {
-      if (socket.readyState !== socket.OPEN || socket.extensions !== '') return sendText(socket, parts, callback);
+      if (socket.readyState !== socket.OPEN || !plain) return sendText(socket, parts, callback);
       writing();
       const frame = textFrame(parts);
       acknowledged(callback, (written) => connection.write(frame, written));
