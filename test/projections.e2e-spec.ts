@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Trailmap } from '../src/app.js';
 import { Database } from '../src/modules/database/database.js';
+import { EVENT_STORE } from '../src/modules/event-store/event-store.module.js';
+import type { EventStore } from '../src/modules/event-store/event-store.port.js';
 import { ProjectionsService } from '../src/projections/projections.service.js';
 import { apiKeys, bootTrailmap, graphql } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -185,9 +187,8 @@ describe('projections', () => {
 
     for (const { name } of projections.projections) await projections.requestRebuild(name);
     expect((await projections.statuses()).every((status) => status.rebuild !== null || status.state === 'REBUILDING' || status.state === 'LIVE')).toBe(true);
-    await caughtUp(projections, 60_000);
+    const statuses = await caughtUp(projections, 60_000);
     expect(await readModels(database)).toEqual(live);
-    const statuses = await projections.statuses();
     expect(statuses.map(({ name, state, lag }) => ({ name, state, lag }))).toEqual(
       projections.projections.map(({ name }) => ({ name, state: 'LIVE', lag: 0 })),
     );
@@ -205,5 +206,33 @@ describe('projections', () => {
     expect(response.data!.projections.every((status) => status.active && status.processedEvents > 0)).toBe(true);
     const unknown = await graphql(trailmap, 'mutation { rebuildProjection(name: "nope") { name } }', undefined, apiKeys.operator);
     expect(unknown.errors![0]!.extensions!.code).toBe('NOT_FOUND');
+  });
+
+  it('counts the log for a lag only when the lag is asked for', async () => {
+    await caughtUp(projections);
+    // The real count, counted: it is the costly part of a status.
+    const store = trailmap.app.get<EventStore>(EVENT_STORE);
+    const countAfter = store.countAfter.bind(store);
+    let counts = 0;
+    store.countAfter = (...args) => {
+      counts += 1;
+      return countAfter(...args);
+    };
+    try {
+      const states = await graphql<{ projections: { name: string; state: string }[] }>(trailmap, '{ projections { name state } }', undefined, apiKeys.operator);
+      expect(states.data!.projections).toHaveLength(4);
+      expect(counts).toBe(0);
+
+      const lags = await graphql<{ projections: { lag: number; rebuild: { lag: number } | null }[] }>(
+        trailmap,
+        '{ projections { lag rebuild { lag } } }',
+        undefined,
+        apiKeys.operator,
+      );
+      expect(lags.data!.projections).toEqual([0, 1, 2, 3].map(() => ({ lag: 0, rebuild: null })));
+      expect(counts).toBe(4);
+    } finally {
+      delete (store as Partial<EventStore>).countAfter; // the prototype's again
+    }
   });
 });

@@ -148,7 +148,7 @@ export function logSize(url: string): Promise<{ events: number; averageJsonbByte
  * clock starts when their runners connected, not when the server was started.
  */
 export async function rebuildAll(server: TrailmapServer, events: number, postmasterPid: number, { ask = true, statementsUrl }: { ask?: boolean; statementsUrl?: string } = {}) {
-  const names = (await server.projections()).map((status) => status.name);
+  const names = await server.projectionNames();
   // With --statements: PostgreSQL's statements in the rebuild's first and last tenth, to tell what grows as the twins fill.
   const tenths = new TenthSnapshots(statementsUrl, server.databaseUrl);
   const watcher = new pg.Client({ connectionString: server.databaseUrl, application_name: 'bench-watch' });

@@ -123,17 +123,16 @@ export class TrailmapServer {
     return parsed.data!;
   }
 
-  async projections(): Promise<ProjectionStatus[]> {
-    const data = await this.graphql<{ projections: ProjectionStatus[] }>(
-      '{ projections { name state lag processedEvents eventsPerSecond active rebuild { processedEvents lag } } }',
-    );
-    return data.projections;
+  /** The server's projections, by name (without their lags, which are counts of the log). */
+  async projectionNames(): Promise<string[]> {
+    const data = await this.graphql<{ projections: { name: string }[] }>('{ projections { name } }');
+    return data.projections.map((projection) => projection.name);
   }
 
   /**
    * Waits until every projection has applied the whole log (its checkpoint is the log's last event) and
    * no rebuild is under way; returns how long that took. Reads the checkpoints table directly: the
-   * `projections` query counts each projection's lag (up to a million rows each), which polled every
+   * `projections` query's lags are counts of the log (up to a million rows each), which polled every
    * 250 ms would load PostgreSQL as much as the work being measured.
    */
   async projectionsCaughtUp(timeoutMs = 30 * 60_000, onProgress?: (checkpoints: CheckpointState[]) => void): Promise<number> {
@@ -175,16 +174,6 @@ export async function readCheckpoints(client: pg.ClientBase): Promise<Checkpoint
      FROM projection_checkpoints c ORDER BY c.name`,
   );
   return rows.map((row) => ({ name: row.name, state: row.state, position: row.position, rebuilding: row.rebuilding, rebuildProcessed: Number(row.rebuild_processed ?? 0), head: row.head }));
-}
-
-export interface ProjectionStatus {
-  name: string;
-  state: string;
-  lag: number | null;
-  processedEvents: number;
-  eventsPerSecond: number;
-  active: boolean;
-  rebuild: { processedEvents: number; lag: number | null } | null;
 }
 
 export function request(agent: http.Agent, url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; body: string }> {

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
-import { ProjectionsResolver } from './projections.resolver.js';
+import { ProjectionsResolver, RebuildProgressResolver } from './projections.resolver.js';
 import { ProjectionsService } from './projections.service.js';
 
 @Module({
-  providers: [ProjectionsService, ProjectionsResolver],
+  providers: [ProjectionsService, ProjectionsResolver, RebuildProgressResolver],
   exports: [ProjectionsService],
 })
 export class ProjectionsModule {}

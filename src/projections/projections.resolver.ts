@@ -1,7 +1,7 @@
-import { Args, Context, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { Args, Context, Mutation, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { authorize } from '../modules/auth/authorize.js';
 import type { RequestContext } from '../modules/graphql/graphql.options.js';
-import { ProjectionsService } from './projections.service.js';
+import { ProjectionsService, type ProjectionStatus } from './projections.service.js';
 
 export const projectionTypeDefs = /* GraphQL */ `
   "How a rebuild by replay is going: it fills new tables beside the live ones, then swaps them in."
@@ -22,7 +22,7 @@ export const projectionTypeDefs = /* GraphQL */ `
   }
 `;
 
-@Resolver()
+@Resolver('ProjectionStatus')
 export class ProjectionsResolver {
   constructor(private readonly projections: ProjectionsService) {}
 
@@ -36,5 +36,21 @@ export class ProjectionsResolver {
   rebuild(@Args('name') name: string, @Context() context: RequestContext) {
     authorize(context.principal, 'projections:rebuild');
     return this.projections.requestRebuild(name);
+  }
+
+  /** Counted only when asked for: the count reads the log's index from the checkpoint on. */
+  @ResolveField('lag')
+  lag(@Parent() status: ProjectionStatus) {
+    return this.projections.lag(status.position);
+  }
+}
+
+@Resolver('RebuildProgress')
+export class RebuildProgressResolver {
+  constructor(private readonly projections: ProjectionsService) {}
+
+  @ResolveField('lag')
+  lag(@Parent() rebuild: NonNullable<ProjectionStatus['rebuild']>) {
+    return this.projections.lag(rebuild.position);
   }
 }

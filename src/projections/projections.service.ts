@@ -24,11 +24,11 @@ const LAG_COUNT_CAP = 1_000_000;
 
 export type ProjectionState = 'CATCHING_UP' | 'LIVE' | 'REBUILDING' | 'STOPPED' | 'FAILED';
 
+/** A projection's checkpoint as operators see it; its lag is counted apart (`lag`), only when asked for. */
 export interface ProjectionStatus {
   name: string;
   state: ProjectionState;
   position: string | null;
-  lag: number | null;
   processedEvents: number;
   eventsPerSecond: number;
   lastError: string | null;
@@ -36,7 +36,7 @@ export interface ProjectionStatus {
   updatedAt: Date | null;
   /** True while some instance runs the projection. */
   active: boolean;
-  rebuild: { position: string | null; processedEvents: number; lag: number | null } | null;
+  rebuild: { position: string | null; processedEvents: number } | null;
 }
 
 interface CheckpointRow {
@@ -118,13 +118,13 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
    * Rebuilds a projection and waits for the swap, reporting progress: on the instance that runs it,
    * or in this process when none does (an operator command with the server stopped).
    */
-  async rebuildAndWait(name: string, onProgress: (status: ProjectionStatus) => void, pollMs = 250): Promise<ProjectionStatus> {
+  async rebuildAndWait(name: string, onProgress: (status: ProjectionStatus, remaining: number) => void, pollMs = 250): Promise<ProjectionStatus> {
     let status = await this.requestRebuild(name);
     if (!status.active) this.startRunners([name]);
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, pollMs));
       status = await this.status(name);
-      onProgress(status);
+      onProgress(status, await this.lag(status.rebuild ? status.rebuild.position : status.position));
       if (status.state === 'FAILED') throw new Error(`The rebuild of ${name} failed: ${status.lastError}`);
       if (status.rebuild === null && status.state === 'LIVE') return status;
     }
@@ -146,7 +146,7 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
        FROM projection_checkpoints c`,
     );
     const byName = new Map(rows.map((row) => [row.name, row]));
-    return Promise.all(this.projections.map(({ name }) => this.statusOf(name, byName.get(name))));
+    return this.projections.map(({ name }) => this.statusOf(name, byName.get(name)));
   }
 
   async status(name: string): Promise<ProjectionStatus> {
@@ -181,9 +181,9 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
     }
   }
 
-  private async statusOf(name: string, row: CheckpointRow | undefined): Promise<ProjectionStatus> {
+  private statusOf(name: string, row: CheckpointRow | undefined): ProjectionStatus {
     if (!row) {
-      return { name, state: 'STOPPED', position: null, lag: await this.lag(null), processedEvents: 0, eventsPerSecond: 0, lastError: null, lastErrorEventId: null, updatedAt: null, active: false, rebuild: null };
+      return { name, state: 'STOPPED', position: null, processedEvents: 0, eventsPerSecond: 0, lastError: null, lastErrorEventId: null, updatedAt: null, active: false, rebuild: null };
     }
     const rebuilding = row.rebuilding || row.rebuild_requested_at !== null;
     const recent = Date.now() - row.updated_at.getTime() < 10_000;
@@ -192,18 +192,22 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
       name,
       state,
       position: row.position,
-      lag: await this.lag(row.position),
       processedEvents: Number(row.processed),
       eventsPerSecond: recent && row.active ? row.events_per_second : 0,
       lastError: row.last_error,
       lastErrorEventId: row.last_error_event,
       updatedAt: row.updated_at,
       active: row.active,
-      rebuild: rebuilding ? { position: row.rebuild_position, processedEvents: Number(row.rebuild_processed ?? 0), lag: await this.lag(row.rebuild_position) } : null,
+      rebuild: rebuilding ? { position: row.rebuild_position, processedEvents: Number(row.rebuild_processed ?? 0) } : null,
     };
   }
 
-  private lag(position: string | null): Promise<number> {
+  /**
+   * The events of the log after a checkpoint's position (all of it for none), counted up to a cap. The
+   * count scans the log's index from there, up to a million entries: statuses leave it out, and callers ask
+   * for the lags they show.
+   */
+  lag(position: string | null): Promise<number> {
     return this.store.countAfter(position ?? undefined, LAG_COUNT_CAP);
   }
 }

@@ -2,10 +2,10 @@ import type { Database } from '../../src/modules/database/database.js';
 import type { ProjectionsService, ProjectionStatus } from '../../src/projections/projections.service.js';
 
 /** Waits until every projection has applied the whole log (and no rebuild is pending). */
-export async function caughtUp(projections: ProjectionsService, timeoutMs = 30_000): Promise<ProjectionStatus[]> {
+export async function caughtUp(projections: ProjectionsService, timeoutMs = 30_000): Promise<(ProjectionStatus & { lag: number })[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const statuses = await projections.statuses();
+    const statuses = await Promise.all((await projections.statuses()).map(async (status) => ({ ...status, lag: await projections.lag(status.position) })));
     if (statuses.every((status) => status.state === 'LIVE' && status.lag === 0 && status.rebuild === null)) return statuses;
     if (Date.now() > deadline) throw new Error(`projections not caught up after ${timeoutMs} ms: ${JSON.stringify(statuses)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));

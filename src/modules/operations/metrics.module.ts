@@ -26,6 +26,7 @@ function optional<T>(refs: ModuleRef, type: abstract new (...args: never[]) => T
       useFactory: (refs: ModuleRef, database: Database) =>
         new Metrics({
           projections: async () => (await optional(refs, ProjectionsService)?.statuses()) ?? [],
+          projectionLag: (position) => optional(refs, ProjectionsService)?.lag(position) ?? Promise.resolve(0),
           pool: () => ({ total: database.pool.totalCount, idle: database.pool.idleCount, waiting: database.pool.waitingCount }),
           subscriptions: () => ({
             journeyStageChanged: optional(refs, StageChangesFeed)?.subscriberCount ?? 0,

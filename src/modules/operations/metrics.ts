@@ -45,7 +45,9 @@ export class Metrics {
 
   constructor(
     readonly collectors: {
-      projections: () => Promise<{ name: string; state: string; lag: number | null; processedEvents: number; eventsPerSecond: number }[]>;
+      projections: () => Promise<{ name: string; state: string; position: string | null; processedEvents: number; eventsPerSecond: number }[]>;
+      /** The events of the log after a projection's position: a count, made once a scrape for each projection. */
+      projectionLag: (position: string | null) => Promise<number>;
       pool: () => { total: number; idle: number; waiting: number };
       subscriptions: () => Record<string, number>;
     },
@@ -58,7 +60,7 @@ export class Metrics {
       labelNames: ['projection'] as const,
       registers,
       collect: async function (this: Gauge<'projection'>) {
-        for (const status of await collectors.projections()) this.set({ projection: status.name }, status.lag ?? 0);
+        for (const status of await collectors.projections()) this.set({ projection: status.name }, await collectors.projectionLag(status.position));
       },
     });
     new Gauge({

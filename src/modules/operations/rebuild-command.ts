@@ -4,13 +4,13 @@ import { ProjectionsService, type ProjectionStatus } from '../../projections/pro
 /** `npm run cli -- rebuild <name>`: asks for a rebuild and draws its progress until the swap. */
 export async function rebuildCommand(services: INestApplicationContext, name: string, output: NodeJS.WriteStream): Promise<void> {
   const started = Date.now();
-  const done = await services.get(ProjectionsService).rebuildAndWait(name, (status) => output.write(progressLine(status, started, output.isTTY)));
+  const done = await services.get(ProjectionsService).rebuildAndWait(name, (status, remaining) => output.write(progressLine(status, remaining, started, output.isTTY)));
   output.write(`${output.isTTY ? '\r\x1b[2K' : ''}Rebuilt ${name}: ${done.processedEvents.toLocaleString('en')} events in ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
 }
 
-function progressLine(status: ProjectionStatus, started: number, tty = false): string {
+function progressLine(status: ProjectionStatus, remaining: number, started: number, tty = false): string {
   const done = status.rebuild?.processedEvents ?? status.processedEvents;
-  const total = done + (status.rebuild?.lag ?? status.lag ?? 0);
+  const total = done + remaining;
   const share = total === 0 ? 1 : done / total;
   const width = 30;
   const bar = '#'.repeat(Math.round(share * width)).padEnd(width, '-');
