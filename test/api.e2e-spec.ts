@@ -244,6 +244,18 @@ describe('the GraphQL API', () => {
       expect(forHundred).toBe(forTen);
       expect(forHundred).toBeLessThanOrEqual(3);
     });
+
+    it('counts the customers only when totalCount is asked for', async () => {
+      const counts = async (selection: string) => {
+        const { result, statements } = await readStatements(/count\(\*\)/, () => graphql<any>(trailmap, `{ customers(first: 1) { ${selection} } }`, undefined, apiKeys.support));
+        expect(result.errors).toBeUndefined();
+        return { data: result.data.customers, statements: statements.length };
+      };
+      expect((await counts('edges { node { id } }')).statements).toBe(0);
+      const total = await counts('totalCount edges { node { id } }');
+      expect(total.statements).toBe(1);
+      expect(total.data.totalCount).toBeGreaterThanOrEqual(5);
+    });
   });
 
   describe('analytics and catalog', () => {

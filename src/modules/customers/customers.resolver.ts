@@ -8,7 +8,7 @@ import { can } from '../auth/api-keys.js';
 import { authorize } from '../auth/authorize.js';
 import type { RequestContext } from '../graphql/graphql.options.js';
 import { loaderOf } from '../graphql/loaders.js';
-import { CustomersService, type CustomerView, type StageTransitionView } from './customers.service.js';
+import { CustomersService, type CustomerPage, type CustomerView, type StageTransitionView } from './customers.service.js';
 
 export const recordedEventTypeDefs = /* GraphQL */ `
   extend type RecordedEvent {
@@ -113,6 +113,17 @@ export class CustomersResolver {
     });
     if (readable && page.edges.length > 0) notePersonalRead(context, customer.id, 'timeline');
     return { ...page, edges: page.edges.map(({ cursor, node }) => ({ cursor, node: recordedEvent(node) })) };
+  }
+}
+
+@Resolver('CustomerConnection')
+export class CustomerConnectionResolver {
+  constructor(private readonly customers: CustomersService) {}
+
+  /** Counted only when asked for: a client paging through customers does not count them all on every page. */
+  @ResolveField('totalCount')
+  totalCount(@Parent() page: CustomerPage) {
+    return this.customers.customerCount(page.stage);
   }
 }
 

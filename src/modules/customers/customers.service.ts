@@ -46,6 +46,9 @@ export interface Page<T> {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
+/** A page of customers, and the stage they were listed by (their total is counted apart). */
+export type CustomerPage = Page<CustomerView> & { stage: JourneyStage | undefined };
+
 export const PAGE_SIZE_LIMIT = 500;
 
 interface CustomerRow {
@@ -126,22 +129,25 @@ export class CustomersService {
   }
 
   /** Customers by id order, so pages stay stable while new customers arrive. */
-  async customers(stage: JourneyStage | undefined, first: number, after: string | undefined): Promise<Page<CustomerView> & { totalCount: number }> {
+  async customers(stage: JourneyStage | undefined, first: number, after: string | undefined): Promise<CustomerPage> {
     const limit = pageSize(first);
     const afterId = after === undefined ? '' : decodeCursor(after, 'after', ['string'])[0]!;
-    const [page, total] = await Promise.all([
-      this.database.query<CustomerRow>(
-        `SELECT ${CUSTOMER_COLUMNS} FROM ${CUSTOMER_SOURCE}
-         WHERE p.merged_into IS NULL AND p.customer_id > $1 AND ($2::text IS NULL OR j.stage = $2)
-         ORDER BY p.customer_id LIMIT $3`,
-        [afterId, stage ?? null, limit + 1],
-      ),
-      this.database.query<{ count: string }>(
-        `SELECT count(*) FROM ${CUSTOMER_SOURCE} WHERE p.merged_into IS NULL AND ($1::text IS NULL OR j.stage = $1)`,
-        [stage ?? null],
-      ),
-    ]);
-    return { ...toPage(page.rows.map(toView), limit, (customer) => [customer.id]), totalCount: Number(total.rows[0]!.count) };
+    const { rows } = await this.database.query<CustomerRow>(
+      `SELECT ${CUSTOMER_COLUMNS} FROM ${CUSTOMER_SOURCE}
+       WHERE p.merged_into IS NULL AND p.customer_id > $1 AND ($2::text IS NULL OR j.stage = $2)
+       ORDER BY p.customer_id LIMIT $3`,
+      [afterId, stage ?? null, limit + 1],
+    );
+    return { ...toPage(rows.map(toView), limit, (customer) => [customer.id]), stage };
+  }
+
+  /** How many customers there are, in a stage or in all: a count of every one, so made only when asked for. */
+  async customerCount(stage: JourneyStage | undefined): Promise<number> {
+    const { rows } = await this.database.query<{ count: string }>(
+      `SELECT count(*) FROM ${CUSTOMER_SOURCE} WHERE p.merged_into IS NULL AND ($1::text IS NULL OR j.stage = $1)`,
+      [stage ?? null],
+    );
+    return Number(rows[0]!.count);
   }
 
   /** Stage histories of many customers in one query, oldest first; a folded visitor's history is the customer's. */
