@@ -2,7 +2,6 @@ import { GraphQLID, GraphQLNonNull, GraphQLObjectType, GraphQLSchema, GraphQLStr
 import { SubscriberBuffer } from '../live/subscriber-buffer.js';
 import { notePersonalRead, type PersonalDataNotes } from '../privacy/personal-data-reads.js';
 import { SharedSubscriptions, type SubscriptionTarget } from './shared-subscriptions.js';
-import { EARLY_ACK_BYTES } from './socket-writes.js';
 
 interface Change {
   id: string;
@@ -113,24 +112,21 @@ describe('SharedSubscriptions', () => {
     expect(buffers).toHaveLength(0);
   });
 
-  /** A socket subscription's target: what is written to it, and how much waits to be written. */
+  /** A socket subscription's target: what is written to it, and the writes it has not acknowledged yet (while `backedUp`). */
   function socketTarget(id: string) {
     const sent: unknown[] = [];
-    const callbacks: (() => void)[] = [];
-    const target: SubscriptionTarget & { bufferedAmount: number } = {
+    const unacknowledged: (() => void)[] = [];
+    const target: SubscriptionTarget & { backedUp: boolean } = {
       id,
-      bufferedAmount: 0,
+      backedUp: false,
       socket: {
-        writeText: (parts, callback) => {
+        writeText: (parts) => {
           sent.push(JSON.parse(Buffer.concat(parts).toString()));
-          if (callback) callbacks.push(() => callback());
-        },
-        get bufferedAmount() {
-          return target.bufferedAmount;
+          return target.backedUp ? new Promise<void>((resolve) => unacknowledged.push(resolve)) : undefined;
         },
       },
     };
-    return { target, sent, callbacks };
+    return { target, sent, unacknowledged };
   }
 
   async function subscribedOnSocket(shared: SharedSubscriptions, schema: GraphQLSchema, target: SubscriptionTarget, document = ID_ONLY) {
@@ -180,23 +176,23 @@ describe('SharedSubscriptions', () => {
     expect(await pull).toEqual({ value: undefined, done: true });
   });
 
-  it(`waits for a write once ${EARLY_ACK_BYTES} bytes wait to be written to the socket`, async () => {
+  it('waits for a write that the socket does not acknowledge at once (its backlog is large)', async () => {
     const { schema, buffers } = schemaWithFeed();
-    const { target, sent, callbacks } = socketTarget('1');
+    const { target, sent, unacknowledged } = socketTarget('1');
     const stream = await subscribedOnSocket(new SharedSubscriptions(), schema, target);
     void stream.next();
-    target.bufferedAmount = EARLY_ACK_BYTES;
+    target.backedUp = true;
     send(buffers, { id: 'c1' });
     send(buffers, { id: 'c2' });
     await settled();
-    // c1 went to a full socket: c2 waits for its write.
+    // c1 went to a backed-up socket: c2 waits for its write.
     expect(sent).toHaveLength(1);
-    expect(callbacks).toHaveLength(1);
-    target.bufferedAmount = 0;
-    callbacks[0]!();
+    expect(unacknowledged).toHaveLength(1);
+    target.backedUp = false;
+    unacknowledged[0]!();
     await settled();
     expect(sent).toHaveLength(2);
-    expect(callbacks).toHaveLength(1);
+    expect(unacknowledged).toHaveLength(1);
     await stream.return!();
   });
 

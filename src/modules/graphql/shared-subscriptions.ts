@@ -1,6 +1,6 @@
 import { createSourceEventStream, execute, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { PersonalDataNotes } from '../privacy/personal-data-reads.js';
-import { acknowledgedAtOnce, type TextWriter } from './socket-writes.js';
+import type { TextWriter } from './socket-writes.js';
 
 interface Execution {
   result: ExecutionResult;
@@ -104,15 +104,11 @@ function notesCount(notes: PersonalDataNotes | undefined): number {
 /**
  * `source`'s messages for graphql-ws, as `mapped`, except that shared results without errors are
  * written to the socket here, as the `next` messages graphql-ws would send, and only the others are
- * handed to graphql-ws: `next` resolves with the first of those, once the ones before it are written.
- * Writes wait, as graphql-ws's do, once `EARLY_ACK_BYTES` wait to be written to the socket.
+ * handed to graphql-ws: `next` resolves with the first of those, once the socket's writer has
+ * acknowledged the ones before it (at once while its backlog is small, else by their writes).
  */
 function writtenDirectly(source: AsyncIterator<unknown>, map: (message: unknown) => Promise<Execution>, { id, socket }: SubscriptionTarget): AsyncIterableIterator<ExecutionResult> {
   const prefix = Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
-  const write = (payload: Buffer): Promise<void> | undefined => {
-    if (acknowledgedAtOnce(socket)) return void socket.writeText([prefix, payload]);
-    return new Promise((resolve, reject) => socket.writeText([prefix, payload], (error) => (error ? reject(error) : resolve())));
-  };
   return endingSource<ExecutionResult>(source, async () => {
     for (;;) {
       const step = await source.next();
@@ -121,7 +117,7 @@ function writtenDirectly(source: AsyncIterator<unknown>, map: (message: unknown)
         const execution = await map(step.value);
         if (!execution.shareable || execution.result.errors) return { value: execution.result, done: false };
         execution.payload ??= Buffer.from(`${JSON.stringify(execution.result)}}`);
-        await write(execution.payload);
+        await socket.writeText([prefix, execution.payload]);
       } catch (error) {
         await source.return?.();
         throw error;

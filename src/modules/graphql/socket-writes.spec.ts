@@ -35,8 +35,7 @@ async function connectedPair({ coalesced = true } = {}) {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 const sent = (socket: WebSocket, message: string) => new Promise<void>((resolve, reject) => socket.send(message, (error) => (error ? reject(error) : resolve())));
-const written = (socket: WebSocket, message: string) =>
-  new Promise<void>((resolve, reject) => textWriterOf(socket).writeText([Buffer.from(message)], (error) => (error ? reject(error) : resolve())));
+const written = async (socket: WebSocket, message: string) => textWriterOf(socket).writeText([Buffer.from(message)]);
 const arrived = async (received: string[], count: number) => {
   for (const deadline = Date.now() + 10_000; received.length < count && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 10));
 };

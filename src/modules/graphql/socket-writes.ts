@@ -3,19 +3,24 @@ import type { WebSocket } from 'ws';
 
 type Callback = (error?: Error | null) => void;
 
+/** A write acknowledged at once: a failure closes the socket, which ends its subscriptions. */
+const ignored: Callback = () => undefined;
+
 /** Below this many bytes waiting to be written, a send is acknowledged without waiting for its write. */
 export const EARLY_ACK_BYTES = 64 * 1024;
 
 /** Whether a send to `socket` is acknowledged at once (see EARLY_ACK_BYTES), or by its write. */
-export function acknowledgedAtOnce(socket: { readonly bufferedAmount: number }): boolean {
+function acknowledgedAtOnce(socket: { readonly bufferedAmount: number }): boolean {
   return socket.bufferedAmount < EARLY_ACK_BYTES;
 }
 
 /** Writes a socket's text messages given as UTF-8 parts, in order with the socket's other sends. */
 export interface TextWriter {
-  readonly bufferedAmount: number;
-  /** Writes the parts, joined, as one text message; `callback` once it is written, or failed. */
-  writeText(parts: readonly Buffer[], callback?: Callback): void;
+  /**
+   * Writes the parts, joined, as one text message. Undefined when the message is acknowledged at once
+   * (less than `EARLY_ACK_BYTES` wait to be written); else a promise of its write, rejected if it fails.
+   */
+  writeText(parts: readonly Buffer[]): Promise<void> | undefined;
 }
 
 /** The frame writers `coalesceWrites` made, by socket. */
@@ -23,18 +28,17 @@ const textWriters = new WeakMap<WebSocket, TextWriter>();
 
 /** The socket's text writer: coalesceWrites' own, which frames the message itself, or one that gives it to ws. */
 export function textWriterOf(socket: WebSocket): TextWriter {
-  return (
-    textWriters.get(socket) ?? {
-      get bufferedAmount() {
-        return socket.bufferedAmount;
-      },
-      writeText: (parts, callback) => sendText(socket, parts, callback),
-    }
-  );
+  return textWriters.get(socket) ?? { writeText: (parts) => sendText(socket, parts) };
 }
 
-function sendText(socket: WebSocket, parts: readonly Buffer[], callback?: Callback): void {
-  socket.send(Buffer.concat(parts), { binary: false }, callback);
+function sendText(socket: WebSocket, parts: readonly Buffer[]): Promise<void> | undefined {
+  return acknowledged(socket, (callback) => socket.send(Buffer.concat(parts), { binary: false }, callback));
+}
+
+/** Writes at once and acknowledges now while the socket's backlog is small; past it, by the write. */
+function acknowledged(socket: WebSocket, write: (callback: Callback) => void): Promise<void> | undefined {
+  if (acknowledgedAtOnce(socket)) return void write(ignored);
+  return new Promise((resolve, reject) => write((error) => (error ? reject(error) : resolve())));
 }
 
 /** An unmasked, final WebSocket text frame holding the parts, joined (RFC 6455, 5.2): what a server sends. */
@@ -91,33 +95,28 @@ export function coalesceWrites(socket: WebSocket): void {
     }
   };
   /** Writes with the caller's callback, or acknowledges the caller at once (see EARLY_ACK_BYTES). */
-  const acknowledged = (done: Callback | undefined, write: (callback?: Callback) => void) => {
-    if (done && acknowledgedAtOnce(socket)) {
-      write(() => undefined);
-      process.nextTick(done);
-    } else {
-      write(done);
-    }
+  const sendAcknowledged = (done: Callback | undefined, write: (callback?: Callback) => void) => {
+    if (!done) return write();
+    const written = acknowledged(socket, write);
+    if (written) void written.then(() => done(), done);
+    else process.nextTick(done);
   };
   socket.send = ((data: unknown, optionsOrCallback?: object | Callback, callback?: Callback) => {
     const options = typeof optionsOrCallback === 'function' ? {} : (optionsOrCallback ?? {});
     const done = typeof optionsOrCallback === 'function' ? (optionsOrCallback as Callback) : callback;
     writing();
-    acknowledged(done, (written) => send(data, options, written));
+    sendAcknowledged(done, (written) => send(data, options, written));
   }) as WebSocket['send'];
   // ws frames each message it sends, copying it into a buffer of its own; a message written to many
   // sockets is framed here, with one copy and one write. Only on an open socket without extensions: a
   // compressing ws queues messages while it deflates, and these would overtake them.
   const plain = socket.extensions === ''; // negotiated in the handshake, before the socket opened
   textWriters.set(socket, {
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    writeText: (parts, callback) => {
-      if (socket.readyState !== socket.OPEN || !plain) return sendText(socket, parts, callback);
+    writeText: (parts) => {
+      if (socket.readyState !== socket.OPEN || !plain) return sendText(socket, parts);
       writing();
       const frame = textFrame(parts);
-      acknowledged(callback, (written) => connection.write(frame, written));
+      return acknowledged(socket, (written) => connection.write(frame, written));
     },
   });
 }
