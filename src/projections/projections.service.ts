@@ -21,6 +21,8 @@ import { claimCheckpoints, ProjectionRunner } from './runner/projection-runner.j
 export const PROJECTION_CONTROL_CHANNEL = 'trailmap_projection_control';
 /** Lag is counted up to this many events; beyond it, the figure says "at least". */
 const LAG_COUNT_CAP = 1_000_000;
+/** How often a rebuild's progress counts the events left (see rebuildAndWait). */
+const LAG_RECOUNT_MS = 5_000;
 
 export type ProjectionState = 'CATCHING_UP' | 'LIVE' | 'REBUILDING' | 'STOPPED' | 'FAILED';
 
@@ -121,10 +123,18 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
   async rebuildAndWait(name: string, onProgress: (status: ProjectionStatus, remaining: number) => void, pollMs = 250): Promise<ProjectionStatus> {
     let status = await this.requestRebuild(name);
     if (!status.active) this.startRunners([name]);
+    // The events left are counted now and then, and in between estimated from those applied since: a
+    // count reads the log's index up to a million entries, too much to repeat every poll.
+    let counted: { at: number; rebuilding: boolean; processed: number; remaining: number } | undefined;
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, pollMs));
       status = await this.status(name);
-      onProgress(status, await this.lag(status.rebuild ? status.rebuild.position : status.position));
+      const rebuilding = status.rebuild !== null;
+      const processed = status.rebuild?.processedEvents ?? status.processedEvents;
+      if (!counted || counted.rebuilding !== rebuilding || Date.now() - counted.at >= LAG_RECOUNT_MS) {
+        counted = { at: Date.now(), rebuilding, processed, remaining: await this.lag(status.rebuild ? status.rebuild.position : status.position) };
+      }
+      onProgress(status, Math.max(0, counted.remaining - (processed - counted.processed)));
       if (status.state === 'FAILED') throw new Error(`The rebuild of ${name} failed: ${status.lastError}`);
       if (status.rebuild === null && status.state === 'LIVE') return status;
     }
