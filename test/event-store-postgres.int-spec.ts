@@ -105,9 +105,11 @@ describe('the PostgreSQL event store', () => {
     const single = new Database(testDatabase.url, 1, 'trailmap-plans');
     const planned = new PostgresEventStore(single);
     try {
-      // More appends than PostgreSQL's five custom plans before it weighs a generic one, one at a time (one per commit).
+      // More appends than PostgreSQL's five custom plans before it weighs a generic one, one at a time (one per commit):
+      // appends whatever the revision (written at once), and appends that expect one (their heads read first).
       for (let index = 0; index < 8; index++) {
         await planned.appendMany([{ stream: `customer-planned-${Date.now()}-${index}`, events: [newEvent()], expectedRevision: 'any' }]);
+        await planned.appendMany([{ stream: `customer-expected-${Date.now()}-${index}`, events: [newEvent()], expectedRevision: 'no_stream' }]);
       }
       // The pool's one connection made them all: its prepared statements say how each was planned.
       const { rows } = await single.query<{ statement: string; generic_plans: string; custom_plans: string }>(
@@ -116,6 +118,9 @@ describe('the PostgreSQL event store', () => {
       const heads = rows.filter((row) => row.statement.includes(`'head' AS kind`));
       expect(heads).toHaveLength(1);
       expect(Number(heads[0]!.generic_plans)).toBe(8);
+      const atOnce = rows.filter((row) => row.statement.includes('heads AS'));
+      expect(atOnce).toHaveLength(1);
+      expect(Number(atOnce[0]!.generic_plans)).toBe(8);
       for (const row of rows) expect(Number(row.custom_plans)).toBe(0);
     } finally {
       await planned.close();

@@ -253,6 +253,33 @@ export function eventStoreContract(harness: EventStoreHarness): void {
     });
   });
 
+  it("16 concurrent writers × 50 batches on one stream and streams of their own, whatever the revision ('any'), leave each stream's revisions 0..n in the global order", async () => {
+    const store = harness.store();
+    const shared = stream('any-shared');
+    const written: string[] = [];
+    const writer = async (index: number) => {
+      for (let count = 0; count < 50; count += 1) {
+        const [mine, ours] = [newEvent(), newEvent()];
+        await store.appendMany([
+          { stream: shared, events: [ours!], expectedRevision: 'any' },
+          { stream: stream(`any-own-${index}`), events: [mine!], expectedRevision: 'any' },
+        ]);
+        written.push(ours!.id);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, (_, index) => writer(index)));
+    const stored = await collect(store.readStream(shared, { pageSize: 400 }));
+    expect(stored.map((event) => event.revision)).toEqual(Array.from({ length: 800 }, (_, index) => index));
+    expect(new Set(stored.map((event) => event.id))).toEqual(new Set(written));
+    for (let index = 0; index < 16; index += 1) {
+      expect((await collect(store.readStream(stream(`any-own-${index}`)))).map((event) => event.revision)).toEqual(Array.from({ length: 50 }, (_, revision) => revision));
+    }
+    // The global order follows each stream's revisions.
+    const all = await readToEnd(store, prefix, undefined, 800 + 16 * 50);
+    const sharedInOrder = all.filter((event) => event.stream === shared).map((event) => event.revision);
+    expect(sharedInOrder).toEqual(Array.from({ length: 800 }, (_, index) => index));
+  }, 120_000);
+
   it('16 concurrent writers × 100 events on one stream, retrying on conflict, leave revisions 0..1599 with nothing lost', async () => {
     const store = harness.store();
     const target = stream('contended');

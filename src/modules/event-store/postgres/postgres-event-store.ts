@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { sentTogether, type Database } from '../../database/database.js';
+import { inTransaction, sentTogether, type Database } from '../../database/database.js';
 import {
   ConcurrencyConflict,
   decodePosition,
@@ -16,7 +16,7 @@ import {
   type StoredEvent,
   type SubscribeOptions,
 } from '../event-store.port.js';
-import { planAppends, type AppendUnit, type ExistingEvent, type UnitOutcome } from './append-plan.js';
+import { planAppends, type AppendUnit, type ExistingEvent, type PlannedAppend, type UnitOutcome } from './append-plan.js';
 import { Notifications } from './notifications.js';
 
 export const EVENT_STORE_CHANNEL = 'trailmap_event_store';
@@ -346,9 +346,12 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async commitGroup(group: PendingUnit[]): Promise<void> {
+    const units = group.map((pending) => pending.unit);
     for (let attempt = 1; ; attempt += 1) {
       try {
-        const outcomes = await this.database.transaction((client) => writeGroup(client, group.map((pending) => pending.unit)), BEGIN_APPEND);
+        const outcomes =
+          (attempt === 1 ? await writeGroupAtOnce(this.database, units) : undefined) ??
+          (await this.database.transaction((client) => writeGroup(client, units), BEGIN_APPEND));
         group.forEach((pending, index) => settle(pending, outcomes[index]!));
         return;
       } catch (error) {
@@ -426,6 +429,76 @@ export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Pr
   );
   for (const row of inserted.rows) positions.set(row.id, encodePosition(row.transaction_id, row.global_position));
   return plan.outcomes.map((outcome) => ({ outcome, positions }));
+}
+
+/**
+ * The common group, new events appended to streams whatever their revision (`any`), in one round trip:
+ * the locks, an insert that numbers each stream's events after its head, and the COMMIT, sent together.
+ * Undefined when the group needs `writeGroup`'s read first: an expected revision to check, an append of
+ * no events, an id twice in the group, or an id already stored (the insert then fails on the id's
+ * uniqueness, and the transaction is rolled back).
+ */
+async function writeGroupAtOnce(database: Database, units: AppendUnit[]): Promise<WrittenOutcome[] | undefined> {
+  const appends = units.flat();
+  if (appends.some((append) => append.expectedRevision !== 'any' || append.events.length === 0)) return undefined;
+  // Planned from empty streams: revisions relative to each stream's head, which the insert adds.
+  const plan = planAppends(units, new Map(), new Map());
+  const events = appends.reduce((sum, append) => sum + append.events.length, 0);
+  if (plan.inserts.length !== events || plan.outcomes.some((outcome) => outcome.status !== 'ok')) return undefined;
+
+  const streams = [...new Set(appends.map((append) => append.stream))];
+  const rows = plan.inserts.map(({ stream, revision, event }) => ({ s: stream, r: revision, i: event.id, t: event.type, d: event.data, m: event.metadata }));
+  const client = await database.pool.connect();
+  let inserted: pg.QueryResult<{ id: string; stream: string; revision: string; transaction_id: string; global_position: string }>;
+  try {
+    inserted = await inTransaction(
+      client,
+      async (commitWith) => {
+        const [, result] = await commitWith(() => [
+          client.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCK_SPACE}, lock) FROM (${STREAM_LOCKS}) AS locks`, [streams]),
+          // A new statement after the locks, so a new snapshot: each stream's head as the appends we waited for left it.
+          client.query(
+            `WITH input AS (
+               SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (s text, r bigint, i uuid, t text, d json, m json)) WITH ORDINALITY AS input(s, r, i, t, d, m, n)),
+             heads AS (
+               SELECT s, coalesce((SELECT revision FROM event_store_events e WHERE e.stream = streams.s ORDER BY revision DESC LIMIT 1), -1) AS head
+               FROM (SELECT DISTINCT s FROM input) AS streams),
+             inserted AS (
+               INSERT INTO event_store_events (stream, revision, id, type, data, metadata)
+               SELECT input.s, heads.head + 1 + input.r, input.i, input.t, input.d, input.m
+               FROM input JOIN heads USING (s)
+               ORDER BY input.n
+               RETURNING id, stream, revision, transaction_id, global_position),
+             notified AS (SELECT pg_notify('${EVENT_STORE_CHANNEL}', ''))
+             SELECT inserted.* FROM inserted, (SELECT count(*) FROM notified) AS notifications`,
+            [JSON.stringify(rows)],
+          ),
+        ]);
+        return result!;
+      },
+      BEGIN_APPEND,
+    );
+  } catch (error) {
+    if (isUniqueViolation(error)) return undefined;
+    throw error;
+  } finally {
+    client.release();
+  }
+
+  // Each stream's head before the group: what the insert added to the planned revisions.
+  const offsets = new Map<string, number>();
+  const positions = new Map<string, string>();
+  const relative = new Map(plan.inserts.map(({ event, revision }) => [event.id, revision]));
+  for (const row of inserted.rows) {
+    offsets.set(row.stream, Number(row.revision) - relative.get(row.id)!);
+    positions.set(row.id, encodePosition(row.transaction_id, row.global_position));
+  }
+  const moved = ({ stream, nextExpectedRevision, events: planned }: PlannedAppend): PlannedAppend => ({
+    stream,
+    nextExpectedRevision: nextExpectedRevision + offsets.get(stream)!,
+    events: planned.map((event) => ({ ...event, revision: event.revision + offsets.get(stream)! })),
+  });
+  return plan.outcomes.map((outcome) => ({ outcome: outcome.status === 'ok' ? { status: 'ok', appends: outcome.appends.map(moved) } : outcome, positions }));
 }
 
 function settle(pending: PendingUnit, { outcome, positions }: WrittenOutcome): void {
