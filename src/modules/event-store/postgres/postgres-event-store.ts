@@ -16,7 +16,7 @@ import {
   type StoredEvent,
   type SubscribeOptions,
 } from '../event-store.port.js';
-import { planAppends, type AppendUnit, type ExistingEvent, type PlannedAppend, type UnitOutcome } from './append-plan.js';
+import { planAppends, type AppendPlan, type AppendUnit, type ExistingEvent, type PlannedAppend, type UnitOutcome } from './append-plan.js';
 import { Notifications } from './notifications.js';
 
 export const EVENT_STORE_CHANNEL = 'trailmap_event_store';
@@ -387,8 +387,7 @@ interface WrittenOutcome {
 export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Promise<WrittenOutcome[]> {
   const streams = [...new Set(units.flatMap((unit) => unit.map((append) => append.stream)))];
   const ids = units.flatMap((unit) => unit.flatMap((append) => append.events.map((event) => event.id)));
-  // Appends to a stream take turns on a transaction lock (memory only, nothing written), taken in one order: no deadlocks.
-  const locked = client.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCK_SPACE}, lock) FROM (${STREAM_LOCKS}) AS locks`, [streams]);
+  const locked = lockStreams(client, streams);
   // A new statement, so a new snapshot: it sees what the appends we waited for committed.
   const read = client.query<{ kind: 'head' | 'event'; id: string | null; stream: string; revision: string | null; transaction_id: string | null; global_position: string | null }>(
     `SELECT 'head' AS kind, NULL::uuid AS id, s.stream,
@@ -415,20 +414,41 @@ export async function writeGroup(client: pg.PoolClient, units: AppendUnit[]): Pr
   const plan = planAppends(units, heads, existing);
   if (plan.inserts.length === 0) return plan.outcomes.map((outcome) => ({ outcome, positions }));
 
-  const rows = plan.inserts.map(({ stream, revision, event }) => ({ s: stream, r: revision, i: event.id, t: event.type, d: event.data, m: event.metadata }));
-  const inserted = await client.query<{ id: string; transaction_id: string; global_position: string }>(
-    `WITH inserted AS (
+  // The plan's revisions are the heads read above plus the new events: the insert adds the same heads, unchanged under the locks.
+  const afterHead = (stream: string) => (heads.get(stream) ?? -1) + 1;
+  const inserted = await insertAfterHeads(client, plan.inserts.map((insert) => ({ ...insert, revision: insert.revision - afterHead(insert.stream) })));
+  for (const row of inserted.rows) positions.set(row.id, encodePosition(row.transaction_id, row.global_position));
+  return plan.outcomes.map((outcome) => ({ outcome, positions }));
+}
+
+/** Appends to a stream take turns on a transaction lock (memory only, nothing written), taken in one order: no deadlocks. */
+function lockStreams(client: pg.ClientBase, streams: string[]): Promise<pg.QueryResult> {
+  return client.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCK_SPACE}, lock) FROM (${STREAM_LOCKS}) AS locks`, [streams]);
+}
+
+/**
+ * Inserts new events in order, each numbered after its stream's head as this statement sees it (`revision`
+ * counts from 0 among a stream's new events), and notifies the log's readers. Sent after the locks, it is a
+ * new snapshot: each head is what the appends we waited for left.
+ */
+function insertAfterHeads(client: pg.ClientBase, inserts: AppendPlan['inserts']) {
+  const rows = inserts.map(({ stream, revision, event }) => ({ s: stream, r: revision, i: event.id, t: event.type, d: event.data, m: event.metadata }));
+  return client.query<{ id: string; stream: string; revision: string; transaction_id: string; global_position: string }>(
+    `WITH input AS (
+       SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (s text, r bigint, i uuid, t text, d json, m json)) WITH ORDINALITY AS input(s, r, i, t, d, m, n)),
+     heads AS (
+       SELECT s, coalesce((SELECT revision FROM event_store_events e WHERE e.stream = streams.s ORDER BY revision DESC LIMIT 1), -1) AS head
+       FROM (SELECT DISTINCT s FROM input) AS streams),
+     inserted AS (
        INSERT INTO event_store_events (stream, revision, id, type, data, metadata)
-       SELECT s, r, i, t, d, m
-       FROM ROWS FROM (json_to_recordset($1::json) AS (s text, r bigint, i uuid, t text, d json, m json)) WITH ORDINALITY AS input(s, r, i, t, d, m, n)
-       ORDER BY n
-       RETURNING id, transaction_id, global_position),
+       SELECT input.s, heads.head + 1 + input.r, input.i, input.t, input.d, input.m
+       FROM input JOIN heads USING (s)
+       ORDER BY input.n
+       RETURNING id, stream, revision, transaction_id, global_position),
      notified AS (SELECT pg_notify('${EVENT_STORE_CHANNEL}', ''))
      SELECT inserted.* FROM inserted, (SELECT count(*) FROM notified) AS notifications`,
     [JSON.stringify(rows)],
   );
-  for (const row of inserted.rows) positions.set(row.id, encodePosition(row.transaction_id, row.global_position));
-  return plan.outcomes.map((outcome) => ({ outcome, positions }));
 }
 
 /**
@@ -447,34 +467,14 @@ async function writeGroupAtOnce(database: Database, units: AppendUnit[]): Promis
   if (plan.inserts.length !== events || plan.outcomes.some((outcome) => outcome.status !== 'ok')) return undefined;
 
   const streams = [...new Set(appends.map((append) => append.stream))];
-  const rows = plan.inserts.map(({ stream, revision, event }) => ({ s: stream, r: revision, i: event.id, t: event.type, d: event.data, m: event.metadata }));
   const client = await database.pool.connect();
-  let inserted: pg.QueryResult<{ id: string; stream: string; revision: string; transaction_id: string; global_position: string }>;
+  let inserted: Awaited<ReturnType<typeof insertAfterHeads>>;
   try {
     inserted = await inTransaction(
       client,
       async (commitWith) => {
-        const [, result] = await commitWith(() => [
-          client.query(`SELECT pg_advisory_xact_lock(${STREAM_LOCK_SPACE}, lock) FROM (${STREAM_LOCKS}) AS locks`, [streams]),
-          // A new statement after the locks, so a new snapshot: each stream's head as the appends we waited for left it.
-          client.query(
-            `WITH input AS (
-               SELECT * FROM ROWS FROM (json_to_recordset($1::json) AS (s text, r bigint, i uuid, t text, d json, m json)) WITH ORDINALITY AS input(s, r, i, t, d, m, n)),
-             heads AS (
-               SELECT s, coalesce((SELECT revision FROM event_store_events e WHERE e.stream = streams.s ORDER BY revision DESC LIMIT 1), -1) AS head
-               FROM (SELECT DISTINCT s FROM input) AS streams),
-             inserted AS (
-               INSERT INTO event_store_events (stream, revision, id, type, data, metadata)
-               SELECT input.s, heads.head + 1 + input.r, input.i, input.t, input.d, input.m
-               FROM input JOIN heads USING (s)
-               ORDER BY input.n
-               RETURNING id, stream, revision, transaction_id, global_position),
-             notified AS (SELECT pg_notify('${EVENT_STORE_CHANNEL}', ''))
-             SELECT inserted.* FROM inserted, (SELECT count(*) FROM notified) AS notifications`,
-            [JSON.stringify(rows)],
-          ),
-        ]);
-        return result!;
+        const [, result] = await commitWith(() => [lockStreams(client, streams), insertAfterHeads(client, plan.inserts)]);
+        return result as typeof inserted;
       },
       BEGIN_APPEND,
     );
