@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { checkpoint } from './lib/cluster.js';
+import { checkpoint, statementCounters, statementsBetween } from './lib/cluster.js';
 import { round, runBenchmark, type Outcome } from './lib/harness.js';
 import { emmettPostgreSQL, type EmmettEventStore } from './lib/peer.js';
 import { createRawTable, rawInsert } from './lib/raw.js';
@@ -53,6 +53,8 @@ export function single(argv: string[]): Promise<Outcome> {
     await caughtUp();
 
     const results = { trailmap: [] as Measured[], track: [] as Measured[], raw: [] as Measured[], raw1: [] as Measured[], emmett: [] as Measured[] };
+    const statementsUrl = cluster.statementsUrl;
+    const statements: { way: Way; run: number; perEvent: ReturnType<typeof statementsBetween> }[] = [];
     try {
       for (let run = 1; run <= runs; run++) {
         for (const [name, connections] of [['raw1', 1], ['raw', clients]] as const) {
@@ -68,10 +70,20 @@ export function single(argv: string[]): Promise<Outcome> {
         note(`run ${run}: Emmett, ${clients} appenders: ${Math.round(results.emmett.at(-1)!.eventsPerSecond).toLocaleString()} events/s`);
         await checkpoint(cluster.url);
         for (const way of ['recordEvents', 'track'] as const) {
+          // With --statements: PostgreSQL's statements for each event, the projections' catching up included.
+          const before = statementsUrl && (await statementCounters(statementsUrl, server.databaseUrl));
           const measured = await trailmapClients(server, clients, seconds, cluster.postmasterPid, way);
           (way === 'track' ? results.track : results.trailmap).push(measured);
           note(`run ${run}: Trailmap ${way === 'track' ? '/v1/track' : 'recordEvents'}, ${clients} clients: ${Math.round(measured.eventsPerSecond).toLocaleString()} events/s, p99 ${measured.latency.p99} ms (server ${measured.cpu.serverCores} cores)`);
           await caughtUp();
+          if (before) {
+            const perEvent = statementsBetween(before, await statementCounters(statementsUrl, server.databaseUrl), measured.events);
+            statements.push({ way, run, perEvent });
+            note(`run ${run}: ${way}: PostgreSQL's statement time an event ${perEvent.totalMicrosPerEvent} µs (planning ${perEvent.planMicrosPerEvent} µs more); the largest:`);
+            for (const statement of perEvent.statements.slice(0, 12)) {
+              note(`  ${statement.execMicrosPerEvent} µs/event, ${statement.callsPerEvent} calls/event, ${Math.round(statement.execMicrosPerCall)} µs/call, ${statement.rowsPerCall} rows/call: ${statement.query.replace(/\s+/g, ' ').slice(0, 140)}`);
+            }
+          }
           await checkpoint(cluster.url);
         }
       }
@@ -94,8 +106,11 @@ export function single(argv: string[]): Promise<Outcome> {
     return {
       title: `Single-event ingest — median of ${runs} runs of ${seconds} s, ${clients} clients (projections ${projections})`,
       figures,
-      options: { runs, seconds, clients, population: POPULATION, projections },
-      details: Object.fromEntries(Object.entries(results).map(([name, list]) => [name, list.map((result) => ({ ...result, eventsPerSecond: round(result.eventsPerSecond) }))])),
+      options: { runs, seconds, clients, population: POPULATION, projections, statements: statementsUrl !== undefined },
+      details: {
+        ...Object.fromEntries(Object.entries(results).map(([name, list]) => [name, list.map((result) => ({ ...result, eventsPerSecond: round(result.eventsPerSecond) }))])),
+        ...(statements.length > 0 && { statements }),
+      },
     };
   });
 }
