@@ -6,7 +6,7 @@ import { note, type Figure } from './lib/report.js';
 import type { TrailmapServer } from './lib/server.js';
 import { Histogram, monotonicMs, sleep } from './lib/stats.js';
 import { CpuMeter, RssSampler } from './lib/system.js';
-import { statementCounters, statementsBetween } from './lib/cluster.js';
+import { noteStatements, statementCounters, statementsBetween } from './lib/cluster.js';
 
 export const description = 'live fan-out: 1,000 journeyStageChanged subscriptions, stage changes recorded at 200/s, time from the mutation returning to the message arriving';
 
@@ -177,12 +177,7 @@ async function fanoutRun(
     await sleep(3_000);
     const cpu = meter.read();
     const statements = statementsBefore && statementsBetween(statementsBefore, await statementCounters(statementsUrl!, server.databaseUrl), changes);
-    if (statements) {
-      note(`${mode}: PostgreSQL's statement time a change: ${statements.totalMicrosPerEvent} µs (planning ${statements.planMicrosPerEvent} µs more); the largest:`);
-      for (const statement of statements.statements.slice(0, 12)) {
-        note(`  ${statement.execMicrosPerEvent} µs/change, ${Math.round(statement.callsPerEvent * 100) / 100} calls/change, ${Math.round(statement.execMicrosPerCall)} µs/call: ${statement.query.slice(0, 120)}`);
-      }
-    }
+    if (statements) noteStatements(mode, 'change', statements);
     tell({ kind: 'finish' });
     const finishDeadline = monotonicMs() + 30_000;
     while (results.size < workers.length && monotonicMs() < finishDeadline) await sleep(50);

@@ -1,4 +1,4 @@
-import { checkpoint } from './lib/cluster.js';
+import { checkpoint, noteStatements, statementCounters, statementsBetween } from './lib/cluster.js';
 import { logSize } from './lib/replay.js';
 import { round, runBenchmark, type Outcome } from './lib/harness.js';
 import { createRawTable, rawInsert, type RawResult } from './lib/raw.js';
@@ -40,6 +40,8 @@ export function ingest(argv: string[]): Promise<Outcome> {
 
     const trailmapRuns: Record<number, (Omit<SendResult, 'latencies'> & { latency: ReturnType<typeof summarize>; cpu: ReturnType<CpuMeter['read']>; catchUpSeconds: number | null })[]> = {};
     const referenceRuns: Record<number, RawResult<ReturnType<CpuMeter['read']>>[]> = {};
+    const statementsUrl = cluster.statementsUrl;
+    const statements: { concurrency: number; run: number; perEvent: ReturnType<typeof statementsBetween> }[] = [];
     for (let run = 1; run <= runs; run++) {
       for (const clients of referenceClients) {
         await createRawTable(cluster.referenceUrl);
@@ -52,10 +54,17 @@ export function ingest(argv: string[]): Promise<Outcome> {
       for (const concurrency of concurrencies) {
         const batches = await takeBatches(source, eventsPerRun);
         await checkpoint(cluster.url);
+        // With --statements: PostgreSQL's statements for each event, the projections' catching up included.
+        const before = statementsUrl && (await statementCounters(statementsUrl, server.databaseUrl));
         const meter = new CpuMeter(server.pid, cluster.postmasterPid);
         const { latencies, ...result } = await postBatches(server, batches, concurrency);
         const cpu = meter.read();
         const catchUpSeconds = projections !== 'off' ? await server.projectionsCaughtUp() : null;
+        if (before) {
+          const perEvent = statementsBetween(before, await statementCounters(statementsUrl, server.databaseUrl), result.messages);
+          statements.push({ concurrency, run, perEvent });
+          noteStatements(`run ${run}, ${concurrency} client(s)`, 'event', perEvent);
+        }
         (trailmapRuns[concurrency] ??= []).push({ ...result, latency: summarize(latencies), cpu, catchUpSeconds });
         note(
           `run ${run}: Trailmap /v1/batch, ${concurrency} client(s): ${Math.round(result.eventsPerSecond).toLocaleString()} events/s ` +
@@ -82,7 +91,7 @@ export function ingest(argv: string[]): Promise<Outcome> {
     return {
       title: `Bulk ingest — median of ${runs} runs of ${eventsPerRun.toLocaleString()} demo events (projections ${projections}${customers === CUSTOMERS ? '' : `, ${customers.toLocaleString()} customers`})`,
       figures,
-      options: { runs, eventsPerRun, concurrencies, referenceSeconds, projections, batchSize: BATCH_SIZE, customers, rowsPerTransaction: ROWS_PER_TRANSACTION },
+      options: { runs, eventsPerRun, concurrencies, referenceSeconds, projections, batchSize: BATCH_SIZE, customers, rowsPerTransaction: ROWS_PER_TRANSACTION, statements: statementsUrl !== undefined },
       details: {
         chart: {
           trailmap: concurrencies.map((concurrency) => ({ concurrency, eventsPerSecond: round(trailmapMedian(concurrency), 0) })),
@@ -91,6 +100,7 @@ export function ingest(argv: string[]): Promise<Outcome> {
         trailmapRuns,
         referenceRuns,
         stored,
+        ...(statements.length > 0 && { statements }),
       },
     };
   });

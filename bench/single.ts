@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { checkpoint, statementCounters, statementsBetween } from './lib/cluster.js';
+import { checkpoint, noteStatements, statementCounters, statementsBetween } from './lib/cluster.js';
 import { round, runBenchmark, type Outcome } from './lib/harness.js';
 import { emmettPostgreSQL, type EmmettEventStore } from './lib/peer.js';
 import { createRawTable, rawInsert } from './lib/raw.js';
@@ -79,10 +79,7 @@ export function single(argv: string[]): Promise<Outcome> {
           if (before) {
             const perEvent = statementsBetween(before, await statementCounters(statementsUrl, server.databaseUrl), measured.events);
             statements.push({ way, run, perEvent });
-            note(`run ${run}: ${way}: PostgreSQL's statement time an event ${perEvent.totalMicrosPerEvent} µs (planning ${perEvent.planMicrosPerEvent} µs more); the largest:`);
-            for (const statement of perEvent.statements.slice(0, 12)) {
-              note(`  ${statement.execMicrosPerEvent} µs/event, ${statement.callsPerEvent} calls/event, ${Math.round(statement.execMicrosPerCall)} µs/call, ${statement.rowsPerCall} rows/call: ${statement.query.replace(/\s+/g, ' ').slice(0, 140)}`);
-            }
+            noteStatements(`run ${run}: ${way}`, 'event', perEvent);
           }
           await checkpoint(cluster.url);
         }

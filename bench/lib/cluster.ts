@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { note } from './report.js';
 import { trailmap, type Logger } from './trailmap.js';
 
 /** The database the references write to, beside Trailmap's on the same cluster, so neither sees the other's tables. */
@@ -216,6 +217,18 @@ export function statementsBetween(before: StatementCounters, after: StatementCou
       .slice(0, top)
       .map((span) => ({ ...span, callsPerEvent: digits(span.callsPerEvent), execMicrosPerEvent: digits(span.execMicrosPerEvent), execMicrosPerCall: digits(span.execMicrosPerCall), plansPerCall: digits(span.plansPerCall), planMicrosPerEvent: digits(span.planMicrosPerEvent), blocksHitPerCall: digits(span.blocksHitPerCall), blocksReadPerCall: digits(span.blocksReadPerCall), rowsPerCall: digits(span.rowsPerCall) })),
   };
+}
+
+/** Prints what `statementsBetween` found: PostgreSQL's statement time a unit of work (an event, a change), and the largest statements. */
+export function noteStatements(label: string, unit: string, spans: ReturnType<typeof statementsBetween>, top = 12): void {
+  const article = /^[aeiou]/.test(unit) ? 'an' : 'a';
+  note(`${label}: PostgreSQL's statement time ${article} ${unit}: ${spans.totalMicrosPerEvent} µs (planning ${spans.planMicrosPerEvent} µs more); the largest:`);
+  for (const statement of spans.statements.slice(0, top)) {
+    note(
+      `  ${statement.execMicrosPerEvent} µs/${unit}, ${statement.callsPerEvent} calls/${unit}, ${Math.round(statement.execMicrosPerCall)} µs/call, ${statement.rowsPerCall} rows/call: ` +
+        statement.query.replace(/\s+/g, ' ').slice(0, 140),
+    );
+  }
 }
 
 /** Each table's rows, dead rows, updates (and how many were HOT: no new index entries), autovacuum runs and size, for --statements. */
