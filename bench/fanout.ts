@@ -6,7 +6,7 @@ import { note, type Figure } from './lib/report.js';
 import type { TrailmapServer } from './lib/server.js';
 import { Histogram, monotonicMs, sleep } from './lib/stats.js';
 import { CpuMeter, RssSampler } from './lib/system.js';
-import { noteStatements, statementCounters, statementsBetween } from './lib/cluster.js';
+import { noteStatements, statementsSince } from './lib/cluster.js';
 
 export const description = 'live fan-out: 1,000 journeyStageChanged subscriptions, stage changes recorded at 200/s, time from the mutation returning to the message arriving';
 
@@ -127,7 +127,7 @@ async function fanoutRun(
     const rss = new RssSampler(server.pid, 250).start();
     const meter = new CpuMeter(server.pid, postmasterPid);
     // With --statements: what PostgreSQL does for each change, from the first mutation until the changes have been delivered.
-    const statementsBefore = statementsUrl ? await statementCounters(statementsUrl, server.databaseUrl) : undefined;
+    const statementsUntil = await statementsSince(statementsUrl, server.databaseUrl);
     const mutationLatencies = new Histogram();
     let failedMutations = 0;
     const started = monotonicMs();
@@ -176,7 +176,7 @@ async function fanoutRun(
     });
     await sleep(3_000);
     const cpu = meter.read();
-    const statements = statementsBefore && statementsBetween(statementsBefore, await statementCounters(statementsUrl!, server.databaseUrl), changes);
+    const statements = statementsUntil && (await statementsUntil(changes));
     if (statements) noteStatements(mode, 'change', statements);
     tell({ kind: 'finish' });
     const finishDeadline = monotonicMs() + 30_000;

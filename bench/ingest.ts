@@ -1,4 +1,4 @@
-import { checkpoint, noteStatements, statementCounters, statementsBetween } from './lib/cluster.js';
+import { checkpoint, noteStatements, statementsSince, type StatementSpans } from './lib/cluster.js';
 import { logSize } from './lib/replay.js';
 import { round, runBenchmark, type Outcome } from './lib/harness.js';
 import { createRawTable, rawInsert, type RawResult } from './lib/raw.js';
@@ -41,7 +41,7 @@ export function ingest(argv: string[]): Promise<Outcome> {
     const trailmapRuns: Record<number, (Omit<SendResult, 'latencies'> & { latency: ReturnType<typeof summarize>; cpu: ReturnType<CpuMeter['read']>; catchUpSeconds: number | null })[]> = {};
     const referenceRuns: Record<number, RawResult<ReturnType<CpuMeter['read']>>[]> = {};
     const statementsUrl = cluster.statementsUrl;
-    const statements: { concurrency: number; run: number; perEvent: ReturnType<typeof statementsBetween> }[] = [];
+    const statements: { concurrency: number; run: number; perEvent: StatementSpans }[] = [];
     for (let run = 1; run <= runs; run++) {
       for (const clients of referenceClients) {
         await createRawTable(cluster.referenceUrl);
@@ -55,13 +55,13 @@ export function ingest(argv: string[]): Promise<Outcome> {
         const batches = await takeBatches(source, eventsPerRun);
         await checkpoint(cluster.url);
         // With --statements: PostgreSQL's statements for each event, the projections' catching up included.
-        const before = statementsUrl && (await statementCounters(statementsUrl, server.databaseUrl));
+        const statementsUntil = await statementsSince(statementsUrl, server.databaseUrl);
         const meter = new CpuMeter(server.pid, cluster.postmasterPid);
         const { latencies, ...result } = await postBatches(server, batches, concurrency);
         const cpu = meter.read();
         const catchUpSeconds = projections !== 'off' ? await server.projectionsCaughtUp() : null;
-        if (before) {
-          const perEvent = statementsBetween(before, await statementCounters(statementsUrl, server.databaseUrl), result.messages);
+        if (statementsUntil) {
+          const perEvent = await statementsUntil(result.messages);
           statements.push({ concurrency, run, perEvent });
           noteStatements(`run ${run}, ${concurrency} client(s)`, 'event', perEvent);
         }

@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { checkpoint, noteStatements, statementCounters, statementsBetween } from './lib/cluster.js';
+import { checkpoint, noteStatements, statementsSince, type StatementSpans } from './lib/cluster.js';
 import { round, runBenchmark, type Outcome } from './lib/harness.js';
 import { emmettPostgreSQL, type EmmettEventStore } from './lib/peer.js';
 import { createRawTable, rawInsert } from './lib/raw.js';
@@ -54,7 +54,7 @@ export function single(argv: string[]): Promise<Outcome> {
 
     const results = { trailmap: [] as Measured[], track: [] as Measured[], raw: [] as Measured[], raw1: [] as Measured[], emmett: [] as Measured[] };
     const statementsUrl = cluster.statementsUrl;
-    const statements: { way: Way; run: number; perEvent: ReturnType<typeof statementsBetween> }[] = [];
+    const statements: { way: Way; run: number; perEvent: StatementSpans }[] = [];
     try {
       for (let run = 1; run <= runs; run++) {
         for (const [name, connections] of [['raw1', 1], ['raw', clients]] as const) {
@@ -71,13 +71,13 @@ export function single(argv: string[]): Promise<Outcome> {
         await checkpoint(cluster.url);
         for (const way of ['recordEvents', 'track'] as const) {
           // With --statements: PostgreSQL's statements for each event, the projections' catching up included.
-          const before = statementsUrl && (await statementCounters(statementsUrl, server.databaseUrl));
+          const statementsUntil = await statementsSince(statementsUrl, server.databaseUrl);
           const measured = await trailmapClients(server, clients, seconds, cluster.postmasterPid, way);
           (way === 'track' ? results.track : results.trailmap).push(measured);
           note(`run ${run}: Trailmap ${way === 'track' ? '/v1/track' : 'recordEvents'}, ${clients} clients: ${Math.round(measured.eventsPerSecond).toLocaleString()} events/s, p99 ${measured.latency.p99} ms (server ${measured.cpu.serverCores} cores)`);
           await caughtUp();
-          if (before) {
-            const perEvent = statementsBetween(before, await statementCounters(statementsUrl, server.databaseUrl), measured.events);
+          if (statementsUntil) {
+            const perEvent = await statementsUntil(measured.events);
             statements.push({ way, run, perEvent });
             noteStatements(`run ${run}: ${way}`, 'event', perEvent);
           }

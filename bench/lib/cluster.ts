@@ -219,8 +219,20 @@ export function statementsBetween(before: StatementCounters, after: StatementCou
   };
 }
 
+export type StatementSpans = ReturnType<typeof statementsBetween>;
+
+/**
+ * With --statements (`statementsUrl` set): the statement counters now, and a function that gives the
+ * statements between now and its call, per unit of work done in between. Undefined without.
+ */
+export async function statementsSince(statementsUrl: string | undefined, databaseUrl: string): Promise<((units: number) => Promise<StatementSpans>) | undefined> {
+  if (!statementsUrl) return undefined;
+  const before = await statementCounters(statementsUrl, databaseUrl);
+  return async (units) => statementsBetween(before, await statementCounters(statementsUrl, databaseUrl), units);
+}
+
 /** Prints what `statementsBetween` found: PostgreSQL's statement time a unit of work (an event, a change), and the largest statements. */
-export function noteStatements(label: string, unit: string, spans: ReturnType<typeof statementsBetween>, top = 12): void {
+export function noteStatements(label: string, unit: string, spans: StatementSpans, top = 12): void {
   const article = /^[aeiou]/.test(unit) ? 'an' : 'a';
   note(`${label}: PostgreSQL's statement time ${article} ${unit}: ${spans.totalMicrosPerEvent} µs (planning ${spans.planMicrosPerEvent} µs more); the largest:`);
   for (const statement of spans.statements.slice(0, top)) {
