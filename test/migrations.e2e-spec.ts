@@ -6,6 +6,7 @@ import { migrate } from '../src/modules/database/migrate.js';
 import { migrations } from '../src/modules/database/migrations/index.js';
 import { EventLogAsWritten1764145200000 } from '../src/modules/event-store/postgres/event-log-json.migration.js';
 import { PostgresEventStore } from '../src/modules/event-store/postgres/postgres-event-store.js';
+import { JourneysPseudonymizedByTheJourney1764145500000 } from '../src/projections/journey/journeys-pseudonymized.migration.js';
 import { ProfileBookkeepingApart1764145400000 } from '../src/projections/profile/profile-bookkeeping.migration.js';
 import { ProjectionStatesAsWritten1764145300000 } from '../src/projections/states-as-written.migration.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from './support/database.js';
@@ -174,6 +175,33 @@ describe('schema migrations', () => {
         expect((await database.query(`SELECT profile, bookkeeping FROM ${table}`)).rows).toEqual([{ profile: served, bookkeeping }]);
         await expect(database.query(`INSERT INTO ${table} (customer_id, profile) VALUES ('bob', '{}')`)).rejects.toThrow(/bookkeeping.*not-null/);
       }
+    });
+  });
+
+  it('keep the pseudonymized stages when the journey projection takes the journeys over, drop an analytics twin of them, and ask for a journey rebuild', async () => {
+    const { url } = await emptyDatabase();
+    const before = await migratedUntil(url, JourneysPseudonymizedByTheJourney1764145500000);
+    await before.query(`INSERT INTO analytics_journeys (pseudonym, state, merged_into) VALUES ('p-ada', $1::jsonb, NULL), ('anon:p-visitor', $2::jsonb, 'p-ada'), ('anon:p-early', NULL, 'p-ada')`, [
+      JSON.stringify({ customerId: 'p-ada', stage: 'RETENTION' }),
+      JSON.stringify({ customerId: 'anon:p-visitor', stage: 'CONVERSION', mergedInto: 'p-ada' }),
+    ]);
+    await before.query('CREATE TABLE analytics_journeys__rebuild (LIKE analytics_journeys INCLUDING ALL)');
+    await before.query("INSERT INTO projection_checkpoints (name, position) VALUES ('journey-stage', '7'), ('analytics', '7')");
+    await before.destroy();
+
+    expect(await migrate(url, silentLogger)).toEqual(namesFrom(JourneysPseudonymizedByTheJourney1764145500000));
+    await inMigrated(url, async (database) => {
+      expect((await database.query('SELECT * FROM analytics_journeys ORDER BY pseudonym')).rows).toEqual([
+        { pseudonym: 'anon:p-early', merged_into: 'p-ada', stage: null },
+        { pseudonym: 'anon:p-visitor', merged_into: 'p-ada', stage: 'CONVERSION' },
+        { pseudonym: 'p-ada', merged_into: null, stage: 'RETENTION' },
+      ]);
+      expect((await database.query("SELECT to_regclass('analytics_journeys__rebuild') AS twin")).rows).toEqual([{ twin: null }]);
+      const { rows } = await database.query<{ name: string; asked: boolean }>('SELECT name, rebuild_requested_at IS NOT NULL AS asked FROM projection_checkpoints ORDER BY name');
+      expect(rows).toEqual([
+        { name: 'analytics', asked: false },
+        { name: 'journey-stage', asked: true },
+      ]);
     });
   });
 

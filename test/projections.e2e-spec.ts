@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Trailmap } from '../src/app.js';
+import { pseudonymOf } from '../src/domain/analytics/pseudonymized-event.js';
+import { SECRETS } from '../src/modules/core/core.module.js';
 import { Database } from '../src/modules/database/database.js';
 import { EVENT_STORE } from '../src/modules/event-store/event-store.module.js';
 import type { EventStore } from '../src/modules/event-store/event-store.port.js';
+import type { Secrets } from '../src/modules/privacy/secrets.js';
 import { ProjectionsService } from '../src/projections/projections.service.js';
 import { apiKeys, bootTrailmap, graphql } from './support/app.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -170,6 +173,46 @@ describe('projections', () => {
     expect(rows[0]!.dump).not.toMatch(/grace|loved/i);
     expect(rows[0]!.dump).not.toContain(userId);
     expect(rows[0]!.dump).toContain('https://shop.example/p"');
+  });
+
+  it("gives analysts every journey's stage and transitions under its pseudonym, a merged visitor counted once, as the user", async () => {
+    const anonymousId = unique('a');
+    const userId = unique('u');
+    await record([
+      { type: 'Page Viewed', anonymousId, occurredAt: at(0), properties: { path: '/' } },
+      { type: 'Product Added', anonymousId, occurredAt: at(1), properties: { product_id: 'p' } },
+    ]);
+    await record([{ type: 'Signed Up', anonymousId, userId, occurredAt: at(2), traits: { email: `${userId}@example.com` } }]);
+    await record([
+      { type: 'Order Completed', userId, occurredAt: at(3), properties: { order_id: unique('o'), revenue: 10 } },
+      { type: 'Order Completed', userId, occurredAt: at(4), properties: { order_id: unique('o'), revenue: 20 } },
+    ]);
+    await caughtUp(projections);
+
+    const { pseudonymKey } = trailmap.app.get<Secrets>(SECRETS);
+    const visitor = `anon:${anonymousId}`;
+    const { rows: transitions } = await database.query<{ customer_id: string; event_id: string; from_stage: string | null; to_stage: string; at: Date; seconds_in_previous: number | null }>(
+      'SELECT customer_id, event_id, from_stage, to_stage, at, seconds_in_previous FROM journey_transitions WHERE customer_id = ANY($1) ORDER BY at, event_id',
+      [[userId, visitor]],
+    );
+    expect(transitions.map((transition) => [transition.customer_id, transition.to_stage])).toEqual([
+      [visitor, 'ENGAGEMENT'],
+      [visitor, 'CONVERSION'],
+      [userId, 'RETENTION'],
+    ]);
+    const { rows: pseudonymized } = await database.query(
+      'SELECT pseudonym, event_id, from_stage, to_stage, at, seconds_in_previous FROM analytics_stage_transitions WHERE pseudonym = ANY($1) ORDER BY at, event_id',
+      [[pseudonymOf(pseudonymKey, userId), pseudonymOf(pseudonymKey, visitor)]],
+    );
+    expect(pseudonymized).toEqual(transitions.map(({ customer_id, ...transition }) => ({ pseudonym: pseudonymOf(pseudonymKey, customer_id), ...transition })));
+
+    const { rows: journeys } = await database.query('SELECT pseudonym, stage, merged_into FROM analytics_journeys WHERE pseudonym = ANY($1) ORDER BY stage', [
+      [pseudonymOf(pseudonymKey, userId), pseudonymOf(pseudonymKey, visitor)],
+    ]);
+    expect(journeys).toEqual([
+      { pseudonym: pseudonymOf(pseudonymKey, visitor), stage: 'CONVERSION', merged_into: pseudonymOf(pseudonymKey, userId) },
+      { pseudonym: pseudonymOf(pseudonymKey, userId), stage: 'RETENTION', merged_into: null },
+    ]);
   });
 
   it('rebuilds every projection by replay to the same content, while the live tables keep answering', async () => {

@@ -77,7 +77,7 @@ export class ProjectionsService implements OnApplicationBootstrap, OnModuleDestr
   ) {
     this.projections = [
       new ProfileProjection(secrets.identityKey),
-      new JourneyProjection(),
+      new JourneyProjection(secrets.pseudonymKey),
       new AnalyticsProjection(secrets.pseudonymKey, catalog),
       new TimelineProjection(),
     ];

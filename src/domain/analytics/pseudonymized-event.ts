@@ -6,7 +6,7 @@ import { linkedAnonymousId } from '../profile/index.js';
 
 /**
  * The pseudonym of a customer in analytics: an HMAC of the customer id, stable for a key and
- * meaningless without it. Anonymous visitors keep their `anon:` mark so links still fold them.
+ * meaningless without it. Anonymous visitors keep their `anon:` mark, so analysts can tell them apart.
  */
 export function pseudonymOf(key: Buffer, customerId: string): string {
   const known = pseudonyms.get(key);

@@ -20,8 +20,8 @@ export class AnalyticsService {
   /** Customers per stage now; anonymous visitors folded into a user count once, as the user. */
   async stageCounts(): Promise<{ stage: JourneyStage; customers: number }[]> {
     const { rows } = await this.database.query<{ stage: JourneyStage; customers: string }>(
-      `SELECT state->>'stage' AS stage, count(*) AS customers FROM analytics_journeys
-       WHERE merged_into IS NULL AND state IS NOT NULL GROUP BY 1`,
+      `SELECT stage, count(*) AS customers FROM analytics_journeys
+       WHERE merged_into IS NULL AND stage IS NOT NULL GROUP BY 1`,
     );
     const counts = new Map(rows.map((row) => [row.stage, Number(row.customers)]));
     return journeyStages.map((stage) => ({ stage, customers: counts.get(stage) ?? 0 }));

@@ -3,7 +3,7 @@ import { isAfter } from '../../domain/projection/index.js';
 import { evolveJourney, markJourneyMerged, mergeJourneys, openCartSince, type JourneyState, type StageTransition } from '../../domain/journey/index.js';
 import type { CustomerEntry, FoldRules } from '../runner/customer-fold.js';
 
-/** The journey fold, shared by the journey projection and the pseudonymized analytics one. */
+/** The journey fold of the journey projection. */
 export const journeyRules: FoldRules<JourneyState, StageTransition> = {
   evolve: (state, event) => {
     const step = evolveJourney(state, event);
@@ -16,14 +16,14 @@ export const journeyRules: FoldRules<JourneyState, StageTransition> = {
   markMerged: (anonymous, _anonymousCustomerId, userId) => (anonymous ? markJourneyMerged(anonymous, userId) : null),
 };
 
-/** Loads journey states keyed by `keyColumn` from a table with `state` and `merged_into` columns. */
-export function journeyLoader(client: pg.ClientBase, table: string, keyColumn: string) {
-  return async (keys: string[]) => {
-    const { rows } = await client.query<{ key: string; state: JourneyState | null; merged_into: string | null }>(
-      `SELECT ${keyColumn} AS key, state, merged_into FROM ${table} WHERE ${keyColumn} = ANY($1::text[])`,
-      [keys],
+/** Loads customers' journey states from `table` (the live one or its rebuild twin). */
+export function journeyLoader(client: pg.ClientBase, table: string) {
+  return async (customerIds: string[]) => {
+    const { rows } = await client.query<{ customer_id: string; state: JourneyState | null; merged_into: string | null }>(
+      `SELECT customer_id, state, merged_into FROM ${table} WHERE customer_id = ANY($1::text[])`,
+      [customerIds],
     );
-    return new Map(rows.map((row): [string, CustomerEntry<JourneyState>] => [row.key, { state: row.state, mergedInto: row.merged_into }]));
+    return new Map(rows.map((row): [string, CustomerEntry<JourneyState>] => [row.customer_id, { state: row.state, mergedInto: row.merged_into }]));
   };
 }
 

@@ -8,6 +8,7 @@ import { PersonalDataAccess1764144900000 } from '../../privacy/access-log.migrat
 import { CustomerKeys1764144200000 } from '../../privacy/privacy.migration.js';
 import { Analytics1764144700000 } from '../../../projections/analytics/analytics.migration.js';
 import { JourneyStages1764144600000 } from '../../../projections/journey/journey.migration.js';
+import { JourneysPseudonymizedByTheJourney1764145500000 } from '../../../projections/journey/journeys-pseudonymized.migration.js';
 import { ProfilesMergedIntoIndex1764145100000 } from '../../../projections/profile/merged-into-index.migration.js';
 import { ProfileBookkeepingApart1764145400000 } from '../../../projections/profile/profile-bookkeeping.migration.js';
 import { CustomerProfiles1764144500000 } from '../../../projections/profile/profile.migration.js';
@@ -32,4 +33,5 @@ export const migrations: (new () => MigrationInterface)[] = [
   EventLogAsWritten1764145200000,
   ProjectionStatesAsWritten1764145300000,
   ProfileBookkeepingApart1764145400000,
+  JourneysPseudonymizedByTheJourney1764145500000,
 ];
