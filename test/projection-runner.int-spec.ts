@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
 import { createCatalog, defaultEventTypes } from '../src/domain/catalog/index.js';
 import type { CustomerEvent } from '../src/domain/customer-event.js';
 import { Database } from '../src/modules/database/database.js';
@@ -74,48 +73,6 @@ class AppendingProjection implements Projection {
       await client.query(`INSERT INTO ${counts} (customer_id, events) VALUES ($1, 1) ON CONFLICT (customer_id) DO UPDATE SET events = ${counts}.events + 1`, [event.customerId]);
       await client.query(`INSERT INTO ${seen} (customer_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [event.customerId, event.id]);
     }
-  }
-}
-
-/** Keeps the events it saw (append-only) and each customer's total, a count over them that a rebuild derives once caught up. */
-class DerivingProjection implements Projection {
-  readonly tables: readonly string[];
-  readonly appendOnlyTables: readonly string[];
-  readonly derivedTables: readonly string[];
-  readonly personalData = false;
-  readonly liveGatherMs = 10;
-  /** How `apply` was asked to treat the derived table, batch by batch: 'later' or 'kept'; live batches too. */
-  readonly batches: ('later' | 'kept')[] = [];
-  derivations = 0;
-  /** Runs once, after the next derivation (before the swap's last catch-up). */
-  afterDerive?: () => Promise<void>;
-
-  constructor(readonly name: string) {
-    const prefix = name.replaceAll('-', '_');
-    this.tables = [`${prefix}_seen`, `${prefix}_totals`];
-    this.appendOnlyTables = [`${prefix}_seen`];
-    this.derivedTables = [`${prefix}_totals`];
-  }
-
-  async apply(events: readonly CustomerEvent[], { client, table, deriveLater }: ProjectionTransaction): Promise<void> {
-    const [seen, totals] = this.tables.map((name) => table(name)) as [string, string];
-    this.batches.push(deriveLater ? 'later' : 'kept');
-    for (const event of events) {
-      await client.query(`INSERT INTO ${seen} (customer_id, event_id) VALUES ($1, $2)`, [event.customerId, event.id]);
-      if (!deriveLater) {
-        await client.query(`INSERT INTO ${totals} (customer_id, events) VALUES ($1, 1) ON CONFLICT (customer_id) DO UPDATE SET events = ${totals}.events + 1`, [event.customerId]);
-      }
-    }
-  }
-
-  async derive(client: pg.ClientBase, table: (name: string) => string): Promise<void> {
-    const [seen, totals] = this.tables.map((name) => table(name)) as [string, string];
-    this.derivations += 1;
-    await client.query(`TRUNCATE ${totals}`);
-    await client.query(`INSERT INTO ${totals} (customer_id, events) SELECT customer_id, count(*) FROM ${seen} GROUP BY 1`);
-    const hook = this.afterDerive;
-    this.afterDerive = undefined;
-    await hook?.();
   }
 }
 
@@ -374,43 +331,6 @@ describe('the projection runner', () => {
     // From then on it is live.
     await appendTo(customers[0]!, 1);
     await until(async () => projection.liveBatches > 0 && (await database.query(`SELECT 1 FROM ${counts} WHERE customer_id = $1 AND events = 41`, [customers[0]])).rows.length === 1);
-  }, 60_000);
-
-  it('derives a rebuild’s derived tables once it has caught up, keeps them batch by batch from then on, and swaps in the same totals', async () => {
-    const projection = new DerivingProjection(`derived-${randomUUID().slice(0, 6)}`);
-    const [seen, totals] = projection.tables as [string, string];
-    await database.query(`CREATE TABLE ${seen} (customer_id text NOT NULL, event_id uuid PRIMARY KEY)`);
-    await database.query(`CREATE TABLE ${totals} (customer_id text PRIMARY KEY, events integer NOT NULL)`);
-    await database.query('INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2)', [projection.name, await committedHead()]);
-    const customers = Array.from({ length: 3 }, () => randomUUID());
-    for (const customer of customers) await appendTo(customer, 40);
-    run(projection);
-    await until(async () => (await checkpoint(projection.name))?.processed === '120');
-    const liveBatches = projection.batches.splice(0);
-    expect(liveBatches.every((batch) => batch === 'kept')).toBe(true);
-
-    // Events that arrive once the totals are derived are counted by the swap's last catch-up, or live after it.
-    projection.afterDerive = () => appendTo(customers[0]!, 5).then(() => undefined);
-    await database.query('UPDATE projection_checkpoints SET rebuild_requested_at = now() WHERE name = $1', [projection.name]);
-    await database.query("SELECT pg_notify('trailmap_projection_control', $1)", [projection.name]);
-    await until(async () => {
-      const { rows } = await database.query<{ done: boolean }>(
-        `SELECT NOT rebuilding AND rebuild_requested_at IS NULL AND EXISTS (SELECT 1 FROM ${totals} WHERE customer_id = $2 AND events = 45) AS done
-         FROM projection_checkpoints WHERE name = $1`,
-        [projection.name, customers[0]],
-      );
-      return rows[0]?.done;
-    }, 30_000);
-
-    expect(projection.derivations).toBe(1);
-    // The replay (of the whole log) leaves the totals to the derivation; every batch after it keeps them.
-    const derivedAt = projection.batches.indexOf('kept');
-    expect(derivedAt).toBeGreaterThan(0);
-    expect(projection.batches.slice(0, derivedAt).every((batch) => batch === 'later')).toBe(true);
-    expect(projection.batches.slice(derivedAt).every((batch) => batch === 'kept')).toBe(true);
-    const { rows } = await database.query(`SELECT * FROM ${totals} WHERE customer_id = ANY($1::text[]) ORDER BY 1`, [customers]);
-    expect(rows).toEqual([...customers].sort().map((customer_id) => ({ customer_id, events: customer_id === customers[0] ? 45 : 40 })));
-    expect((await indexesOf(database, totals)).map(({ name }) => name)).toEqual([`${totals}_pkey`]);
   }, 60_000);
 
   it('resumes an interrupted rebuild where it stopped and swaps in the same content as a clean build', async () => {

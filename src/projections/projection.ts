@@ -9,8 +9,6 @@ export interface ProjectionTransaction {
   table(name: string): string;
   /** False while rebuilding: a replay announces nothing to subscribers. */
   live: boolean;
-  /** True while a rebuild replays the log into the twins: `apply` leaves the derived tables to `derive`. */
-  deriveLater: boolean;
   /**
    * A write of the batch: the runner sends them all, in order, once `apply` returns, together with
    * the checkpoint's move (one round trip), and waits for all of them before it commits. A write
@@ -34,14 +32,6 @@ export interface Projection {
    * a rebuild fills their twins without any index, and builds them at the end.
    */
   readonly appendOnlyTables?: readonly string[];
-  /**
-   * Those of its tables that are a function of its others (counts over them): a rebuild fills their
-   * twins once it has caught up, with `derive`, a sort, where applying each batch to them is a lookup
-   * in their index for every row. Live, and after `derive`, `apply` keeps them as it goes.
-   */
-  readonly derivedTables?: readonly string[];
-  /** Fills the derived tables' twins, emptied first, from the other twins (`table` names the twins). */
-  derive?(client: pg.ClientBase, table: (name: string) => string): Promise<void>;
   /** Which events' personal data it needs opened: none, or (the profile) those whose sealed values it reads. */
   readonly personalData: PersonalDataNeed;
   /**

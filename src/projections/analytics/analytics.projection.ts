@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { pseudonymizedEvent } from '../../domain/analytics/pseudonymized-event.js';
 import type { EventCatalog } from '../../domain/catalog/index.js';
 import type { CustomerEvent } from '../../domain/customer-event.js';
@@ -14,7 +13,6 @@ export class AnalyticsProjection implements Projection {
   readonly name = 'analytics';
   readonly tables = ['analytics_events', 'analytics_daily_activity', 'analytics_daily_customers'] as const;
   readonly appendOnlyTables = ['analytics_events'];
-  readonly derivedTables = ['analytics_daily_customers', 'analytics_daily_activity'];
   readonly personalData = false;
   readonly liveGatherMs = 100;
 
@@ -23,21 +21,15 @@ export class AnalyticsProjection implements Projection {
     private readonly catalog: EventCatalog,
   ) {}
 
-  async apply(events: readonly CustomerEvent[], { table, deriveLater, write }: ProjectionTransaction): Promise<void> {
+  async apply(events: readonly CustomerEvent[], { table, write }: ProjectionTransaction): Promise<void> {
     const pseudonymized = events.map((event) => pseudonymizedEvent(event, this.pseudonymKey, this.catalog));
-    const values = [JSON.stringify(pseudonymized.map(({ id, customerId, occurredAt, category, type, channel, properties }) => ({ id, customerId, occurredAt, category, type, channel, properties })))];
-    const insertEvents = `INSERT INTO ${table('analytics_events')} (event_id, pseudonym, occurred_at, day, category, event_type, channel, properties)
+    write(
+      `WITH inserted AS (
+         INSERT INTO ${table('analytics_events')} (event_id, pseudonym, occurred_at, day, category, event_type, channel, properties)
          SELECT (e->>'id')::uuid, e->>'customerId', (e->>'occurredAt')::timestamptz, ((e->>'occurredAt')::timestamptz AT TIME ZONE 'UTC')::date,
                 e->>'category', e->>'type', e->>'channel', e->'properties'
          FROM jsonb_array_elements($1::jsonb) AS e
-         ON CONFLICT DO NOTHING`;
-    if (deriveLater) {
-      write(insertEvents, values);
-      return;
-    }
-    write(
-      `WITH inserted AS (
-         ${insertEvents}
+         ON CONFLICT DO NOTHING
          RETURNING day, category, event_type, pseudonym),
        first_today AS (
          INSERT INTO ${table('analytics_daily_customers')} (day, category, event_type, pseudonym)
@@ -51,20 +43,7 @@ export class AnalyticsProjection implements Projection {
        ON CONFLICT (day, category, event_type) DO UPDATE
          SET events = ${table('analytics_daily_activity')}.events + EXCLUDED.events,
              customers = ${table('analytics_daily_activity')}.customers + EXCLUDED.customers`,
-      values,
-    );
-  }
-
-  /** The daily counts as `apply` keeps them: every event counted, and each customer once a day, category and type. */
-  async derive(client: pg.ClientBase, table: (name: string) => string): Promise<void> {
-    await client.query(`TRUNCATE ${table('analytics_daily_customers')}, ${table('analytics_daily_activity')}`);
-    await client.query(
-      `INSERT INTO ${table('analytics_daily_customers')} (day, category, event_type, pseudonym)
-       SELECT DISTINCT day, category, event_type, pseudonym FROM ${table('analytics_events')}`,
-    );
-    await client.query(
-      `INSERT INTO ${table('analytics_daily_activity')} (day, category, event_type, events, customers)
-       SELECT day, category, event_type, count(*), count(DISTINCT pseudonym) FROM ${table('analytics_events')} GROUP BY 1, 2, 3`,
+      [JSON.stringify(pseudonymized.map(({ id, customerId, occurredAt, category, type, channel, properties }) => ({ id, customerId, occurredAt, category, type, channel, properties })))],
     );
   }
 }

@@ -33,14 +33,10 @@ interface Target {
   processed: 'processed' | 'rebuild_processed';
   suffix: '' | typeof REBUILD_SUFFIX;
   live: boolean;
-  deriveLater: boolean;
 }
 
-const LIVE: Target = { position: 'position', processed: 'processed', suffix: '', live: true, deriveLater: false };
-/** The replay into the twins, before their derived tables are filled (`Projection.derive`). */
-const REBUILD: Target = { position: 'rebuild_position', processed: 'rebuild_processed', suffix: REBUILD_SUFFIX, live: false, deriveLater: true };
-/** The twins' last catch-up, in the swap: their derived tables are filled, and kept as each batch goes. */
-const REBUILD_DERIVED: Target = { ...REBUILD, deriveLater: false };
+const LIVE: Target = { position: 'position', processed: 'processed', suffix: '', live: true };
+const REBUILD: Target = { position: 'rebuild_position', processed: 'rebuild_processed', suffix: REBUILD_SUFFIX, live: false };
 
 interface CheckpointRow {
   position: string | null;
@@ -213,8 +209,7 @@ export class ProjectionRunner {
     if (checkpoint.rebuild_requested_at !== null) {
       await database.transaction(async (client) => {
         for (const table of this.projection.tables) {
-          const { appendOnlyTables = [], derivedTables = [] } = this.projection;
-          await createTwin(client, table, { appendOnly: appendOnlyTables.includes(table) || derivedTables.includes(table) });
+          await createTwin(client, table, { appendOnly: this.projection.appendOnlyTables?.includes(table) ?? false });
         }
         await client.query(
           `UPDATE projection_checkpoints
@@ -242,8 +237,6 @@ export class ProjectionRunner {
           position = batch.at(-1)!.position;
         }
         if (batch.length < this.batchSize) {
-          // Before the indexes: a derived twin is filled without any, as an append-only one is.
-          await this.deriveTwins();
           for (const table of this.projection.tables) await indexTwin(database, table);
           return true;
         }
@@ -254,16 +247,6 @@ export class ProjectionRunner {
     }
   }
 
-  /**
-   * Fills the derived tables' twins from the rest, in one transaction. Again after a crash that left
-   * them filled: the batches replayed since are in the other twins, and derive empties them first.
-   */
-  private async deriveTwins(): Promise<void> {
-    const { derive } = this.projection;
-    if (!derive) return;
-    await this.dependencies.database.transaction((client) => derive.call(this.projection, client, (name) => `${name}${REBUILD_SUFFIX}`));
-  }
-
   /** Last catch-up of the twins and the swap, in one transaction: readers see old tables or new, never neither. */
   private async swap(client: pg.Client): Promise<void> {
     const { store, logger } = this.dependencies;
@@ -272,7 +255,7 @@ export class ProjectionRunner {
       for (;;) {
         const batch = await store.readAll({ after: position ?? undefined, limit: this.batchSize, streamPrefix: CUSTOMER_STREAM_PREFIX });
         if (batch.length === 0) break;
-        await this.applyBatch(client, batch, position, REBUILD_DERIVED, 'REBUILDING');
+        await this.applyBatch(client, batch, position, REBUILD, 'REBUILDING');
         position = batch.at(-1)!.position;
       }
       for (const table of this.projection.tables) await swapTwin(client, table);
@@ -315,13 +298,7 @@ export class ProjectionRunner {
     const last = batch.at(-1)!.position;
     const events = await toCustomerEvents(batch, catalog, keys, { openPersonalData: this.projection.personalData, sharedBy: target.live ? 'event' : 'page' });
     const writes: [text: string, values: unknown[]][] = [];
-    await this.projection.apply(events, {
-      client,
-      table: (name) => `${name}${target.suffix}`,
-      live: target.live,
-      deriveLater: target.deriveLater,
-      write: (text, values) => void writes.push([text, values]),
-    });
+    await this.projection.apply(events, { client, table: (name) => `${name}${target.suffix}`, live: target.live, write: (text, values) => void writes.push([text, values]) });
     const send = () => [
       ...writes.map(([text, values]) => client.query(text, values)),
       // A checkpoint that moved must abort the transaction, whose COMMIT may be on its way already: the statement
