@@ -26,10 +26,10 @@ export class JourneyProjection implements Projection {
   async apply(events: readonly CustomerEvent[], { client, table, live, write }: ProjectionTransaction): Promise<void> {
     const states = table('journey_states');
     const load = journeyLoader(client, states);
-    const standingBefore = new Map<string, string>();
+    const before = new Map<string, CustomerEntry<JourneyState>>();
     const { entries, changed, outputs } = await foldCustomers(events, journeyRules, async (customerIds) => {
       const loaded = await load(customerIds);
-      for (const [customerId, entry] of loaded) standingBefore.set(customerId, standingOf(entry));
+      for (const [customerId, entry] of loaded) before.set(customerId, entry);
       return loaded;
     });
     write(
@@ -41,7 +41,7 @@ export class JourneyProjection implements Projection {
       journeyColumns([...changed].map((customerId) => journeyRow(customerId, entries.get(customerId)!))),
     );
     // Analysts see a person's stage and merge, not the rest of the state: rewritten only when one of them changes.
-    const moved = [...changed].filter((customerId) => standingBefore.get(customerId) !== standingOf(entries.get(customerId)!));
+    const moved = [...changed].filter((customerId) => !sameStanding(before.get(customerId), entries.get(customerId)!));
     if (moved.length > 0) {
       write(
         `INSERT INTO ${table('analytics_journeys')} (pseudonym, stage, merged_into)
@@ -101,7 +101,7 @@ export class JourneyProjection implements Projection {
   }
 }
 
-/** What analysts see of a customer's journey: the stage, and whom they were merged into. */
-function standingOf({ state, mergedInto }: CustomerEntry<JourneyState>): string {
-  return `${state?.stage ?? ''} ${mergedInto ?? ''}`;
+/** Whether what analysts see of a customer's journey (the stage, whom they were merged into) is unchanged; a customer not stored yet has changed. */
+function sameStanding(before: CustomerEntry<JourneyState> | undefined, after: CustomerEntry<JourneyState>): boolean {
+  return before !== undefined && (before.state?.stage ?? null) === (after.state?.stage ?? null) && before.mergedInto === after.mergedInto;
 }
